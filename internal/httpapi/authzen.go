@@ -1,0 +1,325 @@
+package httpapi
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/pdp-sidecar/pdp/internal/engine"
+)
+
+type evaluationResponse struct {
+	Decision bool               `json:"decision"`
+	Context  *evaluationContext `json:"context,omitempty"`
+}
+
+type evaluationContext struct {
+	DecisionID string       `json:"decision_id,omitempty"`
+	Revision   string       `json:"revision,omitempty"`
+	Reasons    []string     `json:"reasons,omitempty"`
+	Error      *errorDetail `json:"error,omitempty"`
+}
+
+func (h *handlers) evaluation(c *gin.Context) {
+	body, err := readJSON(c, false)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	m, err := object(body, "request body")
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	h.single(c, m)
+}
+
+// single answers one access evaluation request.
+func (h *handlers) single(c *gin.Context, m map[string]any) {
+	req, err := partsOf(m).evaluation("")
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	d, snap, err := h.engine.Evaluate(c.Request.Context(), req)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, evaluationResponse{Decision: d.Allow, Context: h.context(d, snap.Revision)})
+}
+
+func (h *handlers) context(d engine.Decision, revision string) *evaluationContext {
+	ctx := &evaluationContext{DecisionID: newDecisionID(), Revision: revision, Reasons: d.Reasons}
+	if d.Err != nil {
+		ctx.Error = &errorDetail{Code: d.Err.Code, Message: d.Err.Message}
+	}
+	return ctx
+}
+
+func (h *handlers) evaluations(c *gin.Context) {
+	body, err := readJSON(c, false)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	m, err := object(body, "request body")
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	rawItems, ok := m["evaluations"]
+	if !ok || rawItems == nil {
+		h.single(c, m) // AuthZEN 1.0: no evaluations array means a single evaluation
+		return
+	}
+	items, ok := rawItems.([]any)
+	if !ok {
+		writeError(c, badRequest("evaluations must be an array, got "+jsonType(rawItems)))
+		return
+	}
+	if len(items) > h.maxBatch {
+		writeError(c, badRequest(fmt.Sprintf("evaluations has %d items, more than the limit of %d (--max-batch)", len(items), h.maxBatch)))
+		return
+	}
+	sem, withContext, err := batchOptions(m)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	defaults := partsOf(m)
+	batch := make([]engine.BatchItem, len(items))
+	for i, raw := range items {
+		prefix := fmt.Sprintf("evaluations[%d].", i)
+		item, err := object(raw, fmt.Sprintf("evaluations[%d]", i))
+		if err == nil {
+			batch[i].Request, err = defaults.override(item).evaluation(prefix)
+		}
+		if err != nil {
+			batch[i].Invalid = &engine.EvalError{Code: codeInvalidRequest, Message: err.Error()}
+		}
+	}
+	ds, snap, err := h.engine.EvaluateBatch(c.Request.Context(), batch, sem)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	out := make([]evaluationResponse, len(ds))
+	for i, d := range ds {
+		out[i].Decision = d.Allow
+		switch {
+		case d.Err != nil:
+			out[i].Context = &evaluationContext{Error: &errorDetail{Code: d.Err.Code, Message: d.Err.Message}}
+			if withContext {
+				ctx := h.context(d, snap.Revision)
+				out[i].Context = ctx
+			}
+		case withContext:
+			out[i].Context = h.context(d, snap.Revision)
+		}
+	}
+	c.JSON(http.StatusOK, gin.H{"evaluations": out})
+}
+
+// batchOptions reads options.evaluations_semantic and options.include_context.
+func batchOptions(m map[string]any) (engine.Semantic, bool, error) {
+	opts, err := optObject(m, "options", "options")
+	if err != nil || opts == nil {
+		return engine.ExecuteAll, false, err
+	}
+	sem := engine.ExecuteAll
+	if v, ok := opts["evaluations_semantic"]; ok && v != nil {
+		s, _ := v.(string)
+		switch engine.Semantic(s) {
+		case engine.ExecuteAll, engine.DenyOnFirstDeny, engine.PermitOnFirstPermit:
+			sem = engine.Semantic(s)
+		default:
+			return sem, false, badRequest(fmt.Sprintf("options.evaluations_semantic %s is not one of execute_all, deny_on_first_deny, permit_on_first_permit", compact(v)))
+		}
+	}
+	withContext := false
+	if v, ok := opts["include_context"]; ok && v != nil {
+		b, ok := v.(bool)
+		if !ok {
+			return sem, false, badRequest("options.include_context must be a boolean, got " + jsonType(v))
+		}
+		withContext = b
+	}
+	return sem, withContext, nil
+}
+
+type page struct {
+	NextToken string `json:"next_token"`
+}
+
+type actionResult struct {
+	Name string `json:"name"`
+}
+
+type subjectResult struct {
+	Type string `json:"type"`
+	ID   string `json:"id"`
+}
+
+func (h *handlers) searchAction(c *gin.Context) {
+	m, err := h.searchBody(c)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	var req engine.Request
+	if req.Subject, err = entity(m["subject"], "subject", true); err != nil {
+		writeError(c, err)
+		return
+	}
+	if req.Resource, err = entity(m["resource"], "resource", true); err != nil {
+		writeError(c, err)
+		return
+	}
+	if req.Context, err = optObject(m, "context", "context"); err != nil {
+		writeError(c, err)
+		return
+	}
+	after, limit, err := paging(m)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	names, _, err := h.engine.SearchActions(c.Request.Context(), req)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	results := []actionResult{}
+	next := ""
+	for _, n := range names {
+		if after != "" && n <= after {
+			continue
+		}
+		if limit > 0 && len(results) == limit {
+			next = encodeToken(results[len(results)-1].Name)
+			break
+		}
+		results = append(results, actionResult{n})
+	}
+	c.JSON(http.StatusOK, gin.H{"results": results, "page": page{next}})
+}
+
+func (h *handlers) searchSubject(c *gin.Context) {
+	m, err := h.searchBody(c)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	subj, err := entity(m["subject"], "subject", false)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	if subj.Type != "user" {
+		writeError(c, badRequest(fmt.Sprintf("subject.type %q cannot be searched: only \"user\" subjects exist", subj.Type)))
+		return
+	}
+	var req engine.Request
+	if req.Action, req.ActionProperties, err = action(m["action"], "action"); err != nil {
+		writeError(c, err)
+		return
+	}
+	if req.Resource, err = entity(m["resource"], "resource", true); err != nil {
+		writeError(c, err)
+		return
+	}
+	if req.Context, err = optObject(m, "context", "context"); err != nil {
+		writeError(c, err)
+		return
+	}
+	after, limit, err := paging(m)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	ids, more, _, err := h.engine.SearchSubjects(c.Request.Context(), req, after, limit)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	results := make([]subjectResult, len(ids))
+	for i, id := range ids {
+		results[i] = subjectResult{"user", id}
+	}
+	next := ""
+	if more {
+		next = encodeToken(ids[len(ids)-1])
+	}
+	c.JSON(http.StatusOK, gin.H{"results": results, "page": page{next}})
+}
+
+func (h *handlers) searchBody(c *gin.Context) (map[string]any, error) {
+	body, err := readJSON(c, false)
+	if err != nil {
+		return nil, err
+	}
+	return object(body, "request body")
+}
+
+// paging reads AuthZEN's page.token and page.limit. Tokens are opaque to
+// clients: the base64url of the last result returned.
+func paging(m map[string]any) (after string, limit int, err error) {
+	p, err := optObject(m, "page", "page")
+	if err != nil || p == nil {
+		return "", 0, err
+	}
+	if v, ok := p["token"]; ok && v != nil {
+		s, ok := v.(string)
+		if !ok {
+			return "", 0, badRequest("page.token must be a string, got " + jsonType(v))
+		}
+		if s != "" {
+			b, err := base64.RawURLEncoding.DecodeString(s)
+			if err != nil || len(b) == 0 {
+				return "", 0, badRequest("page.token is not a token this server issued")
+			}
+			after = string(b)
+		}
+	}
+	if v, ok := p["limit"]; ok && v != nil {
+		n, isNum := v.(json.Number)
+		l, err := strconv.Atoi(string(n))
+		if !isNum || err != nil || l < 0 {
+			return "", 0, badRequest("page.limit must be a non-negative integer, got " + compact(v))
+		}
+		limit = l
+	}
+	return after, limit, nil
+}
+
+func encodeToken(last string) string { return base64.RawURLEncoding.EncodeToString([]byte(last)) }
+
+func compact(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	if len(b) > 64 {
+		return string(b[:64]) + "…"
+	}
+	return string(b)
+}
+
+func (h *handlers) wellKnown(c *gin.Context) {
+	base := "http://" + c.Request.Host
+	if c.Request.Host == "" {
+		base = "http://localhost"
+	}
+	c.JSON(http.StatusOK, gin.H{
+		"policy_decision_point":       base,
+		"access_evaluation_endpoint":  base + "/access/v1/evaluation",
+		"access_evaluations_endpoint": base + "/access/v1/evaluations",
+		"search_action_endpoint":      base + "/access/v1/search/action",
+		"search_subject_endpoint":     base + "/access/v1/search/subject",
+	})
+}

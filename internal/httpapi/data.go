@@ -1,0 +1,151 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/metrics"
+	"github.com/open-policy-agent/opa/v1/rego"
+	"github.com/open-policy-agent/opa/v1/server/types"
+	"github.com/open-policy-agent/opa/v1/topdown"
+	"github.com/open-policy-agent/opa/v1/topdown/lineage"
+)
+
+// dataResponse mirrors OPA's Data API response.
+type dataResponse struct {
+	Result      *any             `json:"result,omitempty"`
+	DecisionID  string           `json:"decision_id"`
+	Metrics     map[string]any   `json:"metrics,omitempty"`
+	Explanation *json.RawMessage `json:"explanation,omitempty"`
+}
+
+// data answers GET and POST /v1/data/{path} as `opa run --server` does.
+func (h *handlers) data(c *gin.Context) {
+	start := time.Now()
+	ref, err := dataRef(c.Param("path"))
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	var input ast.Value
+	if c.Request.Method == http.MethodPost {
+		body, err := readJSON(c, true)
+		if err != nil {
+			writeError(c, err)
+			return
+		}
+		if body != nil {
+			m, err := object(body, "request body")
+			if err != nil {
+				writeError(c, err)
+				return
+			}
+			if in, ok := m["input"]; ok {
+				if input, err = ast.InterfaceToValue(in); err != nil {
+					writeError(c, badRequest("input: "+err.Error()))
+					return
+				}
+			}
+		}
+	}
+	q := c.Request.URL.Query()
+	pretty := flagParam(q, "pretty")
+	var opts []rego.EvalOption
+	var m metrics.Metrics
+	if flagParam(q, "metrics") {
+		m = metrics.New()
+		opts = append(opts, rego.EvalMetrics(m))
+	}
+	var tracer *topdown.BufferTracer
+	explain := q.Get("explain")
+	switch explain {
+	case "", "off":
+	case "notes", "fails", "full", "debug":
+		tracer = topdown.NewBufferTracer()
+		opts = append(opts, rego.EvalQueryTracer(tracer))
+	default:
+		writeError(c, badRequest("explain must be one of notes, fails, full, debug, off"))
+		return
+	}
+	result, defined, _, err := h.engine.Data(c.Request.Context(), ref, input, opts...)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	resp := dataResponse{DecisionID: newDecisionID()}
+	if defined {
+		resp.Result = &result
+	}
+	if tracer != nil {
+		trace := []*topdown.Event(*tracer)
+		switch explain {
+		case "notes":
+			trace = lineage.Notes(trace)
+		case "fails":
+			trace = lineage.Fails(trace)
+		case "full":
+			trace = lineage.Full(trace)
+		case "debug":
+			trace = lineage.Debug(trace)
+		}
+		tv, err := types.NewTraceV1(trace, pretty)
+		if err != nil {
+			writeError(c, err)
+			return
+		}
+		raw := json.RawMessage(tv)
+		resp.Explanation = &raw
+	}
+	if m != nil {
+		resp.Metrics = m.All()
+		resp.Metrics["timer_server_handler_ns"] = time.Since(start).Nanoseconds()
+	}
+	if pretty {
+		c.IndentedJSON(http.StatusOK, resp)
+		return
+	}
+	c.JSON(http.StatusOK, resp)
+}
+
+// dataRef turns /v1/data's path into a data reference, as OPA's server does:
+// segments are unescaped, integers become numbers, and "." or ".." segments
+// are refused.
+func dataRef(p string) (ast.Ref, error) {
+	ref := ast.Ref{ast.DefaultRootDocument}
+	for _, seg := range strings.Split(p, "/") {
+		if seg == "" {
+			continue
+		}
+		if u, err := url.PathUnescape(seg); err == nil {
+			seg = u
+		}
+		if seg == "." || seg == ".." || strings.ContainsAny(seg, "\"\x00") {
+			return nil, badRequest("invalid path segment " + strconv.Quote(seg) + " in /v1/data path")
+		}
+		if i, err := strconv.Atoi(seg); err == nil {
+			ref = append(ref, ast.IntNumberTerm(i))
+		} else {
+			ref = append(ref, ast.StringTerm(seg))
+		}
+	}
+	return ref, nil
+}
+
+func flagParam(q url.Values, name string) bool {
+	v, ok := q[name]
+	if !ok {
+		return false
+	}
+	return len(v) == 0 || v[0] == "" || v[0] == "true" || v[0] == "1"
+}
+
+func (h *handlers) readOnly(c *gin.Context) {
+	writeError(c, &apiError{http.StatusMethodNotAllowed, codeMethodNotAllowed,
+		c.Request.Method + " is not offered: pdp's policies and data change only through their files (edit them; they are hot-reloaded)"})
+}

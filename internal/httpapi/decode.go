@@ -1,0 +1,190 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"unicode/utf8"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/pdp-sidecar/pdp/internal/engine"
+)
+
+// readJSON reads the request body as one JSON value (numbers as
+// json.Number). The body limit is enforced by middleware.
+func readJSON(c *gin.Context, allowEmpty bool) (any, error) {
+	if ct := c.GetHeader("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || (mt != "application/json" && !hasJSONSuffix(mt)) {
+			return nil, &apiError{http.StatusUnsupportedMediaType, codeUnsupportedMedia, fmt.Sprintf("Content-Type %q is not supported: send application/json", ct)}
+		}
+	}
+	body, err := io.ReadAll(c.Request.Body)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, &apiError{http.StatusRequestEntityTooLarge, codeTooLarge, fmt.Sprintf("request body is larger than the %d-byte limit", mbe.Limit)}
+		}
+		return nil, badRequest("reading request body: " + err.Error())
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		if allowEmpty {
+			return nil, nil
+		}
+		return nil, badRequest("request body is empty: send a JSON object")
+	}
+	if !utf8.Valid(body) {
+		return nil, badRequest("request body is not valid UTF-8")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, badRequest("request body is not valid JSON: " + err.Error())
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, badRequest("request body is not valid JSON: unexpected content after the first value")
+	}
+	return v, nil
+}
+
+func hasJSONSuffix(mt string) bool {
+	return len(mt) > 5 && mt[len(mt)-5:] == "+json"
+}
+
+// object reads v as a JSON object, named field in messages.
+func object(v any, field string) (map[string]any, error) {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, badRequest(fmt.Sprintf("%s must be an object, got %s", field, jsonType(v)))
+	}
+	return m, nil
+}
+
+// optObject reads an optional object member: absent or null gives nil.
+func optObject(m map[string]any, key, field string) (map[string]any, error) {
+	v, ok := m[key]
+	if !ok || v == nil {
+		return nil, nil
+	}
+	return object(v, field)
+}
+
+// str reads a required non-empty string member.
+func str(m map[string]any, key, field string) (string, error) {
+	v, ok := m[key]
+	if !ok || v == nil {
+		return "", badRequest(field + " is required")
+	}
+	s, ok := v.(string)
+	if !ok {
+		return "", badRequest(fmt.Sprintf("%s must be a string, got %s", field, jsonType(v)))
+	}
+	if s == "" {
+		return "", badRequest(field + " must not be empty")
+	}
+	return s, nil
+}
+
+// entity reads a subject or resource; when needID is false the id may be absent.
+func entity(v any, field string, needID bool) (engine.Entity, error) {
+	var e engine.Entity
+	if v == nil {
+		return e, badRequest(field + " is required")
+	}
+	m, err := object(v, field)
+	if err != nil {
+		return e, err
+	}
+	if e.Type, err = str(m, "type", field+".type"); err != nil {
+		return e, err
+	}
+	if needID || m["id"] != nil {
+		if e.ID, err = str(m, "id", field+".id"); err != nil {
+			return e, err
+		}
+	}
+	e.Properties, err = optObject(m, "properties", field+".properties")
+	return e, err
+}
+
+// action reads {"name": ..., "properties"?: {...}}.
+func action(v any, field string) (string, map[string]any, error) {
+	if v == nil {
+		return "", nil, badRequest(field + " is required")
+	}
+	m, err := object(v, field)
+	if err != nil {
+		return "", nil, err
+	}
+	name, err := str(m, "name", field+".name")
+	if err != nil {
+		return "", nil, err
+	}
+	props, err := optObject(m, "properties", field+".properties")
+	return name, props, err
+}
+
+// parts is an AuthZEN request's four members before validation; batch
+// items override the defaults member by member.
+type parts struct {
+	subject, action, resource, context any
+}
+
+func partsOf(m map[string]any) parts {
+	return parts{m["subject"], m["action"], m["resource"], m["context"]}
+}
+
+func (p parts) override(item map[string]any) parts {
+	for key, dst := range map[string]*any{"subject": &p.subject, "action": &p.action, "resource": &p.resource, "context": &p.context} {
+		if v, ok := item[key]; ok && v != nil {
+			*dst = v
+		}
+	}
+	return p
+}
+
+// evaluation validates p as an access evaluation request; prefix names the
+// place in the body (e.g. "evaluations[3].") in messages.
+func (p parts) evaluation(prefix string) (engine.Request, error) {
+	var r engine.Request
+	var err error
+	if r.Subject, err = entity(p.subject, prefix+"subject", true); err != nil {
+		return r, err
+	}
+	if r.Action, r.ActionProperties, err = action(p.action, prefix+"action"); err != nil {
+		return r, err
+	}
+	if r.Resource, err = entity(p.resource, prefix+"resource", true); err != nil {
+		return r, err
+	}
+	if p.context != nil {
+		if r.Context, err = object(p.context, prefix+"context"); err != nil {
+			return r, err
+		}
+	}
+	return r, nil
+}
+
+func jsonType(v any) string {
+	switch v.(type) {
+	case nil:
+		return "null"
+	case map[string]any:
+		return "an object"
+	case []any:
+		return "an array"
+	case string:
+		return "a string"
+	case json.Number:
+		return "a number"
+	case bool:
+		return "a boolean"
+	}
+	return fmt.Sprintf("%T", v)
+}

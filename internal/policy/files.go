@@ -1,0 +1,94 @@
+package policy
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"sort"
+	"strings"
+)
+
+// File is one file read from a policies or data tree.
+type File struct {
+	Path string // slash-separated, relative to the tree's root
+	Raw  []byte
+}
+
+// maxDepth bounds how deep a tree is read, so a symlink loop cannot hang a build.
+const maxDepth = 32
+
+// readTree returns every regular file below fsys's root whose name keep
+// accepts, sorted by path. Names starting with "." are skipped (a ConfigMap's
+// "..data" and "..2026_…" folders among them); symlinks are followed, so a
+// ConfigMap mount's top-level links load each file once.
+func readTree(fsys fs.FS, keep func(name string) bool) ([]File, error) {
+	var files []File
+	var walk func(dir string, depth int) error
+	walk = func(dir string, depth int) error {
+		if depth > maxDepth {
+			return fmt.Errorf("%s: deeper than %d folders (a symlink loop?)", dir, maxDepth)
+		}
+		entries, err := fs.ReadDir(fsys, dir)
+		if err != nil {
+			return err
+		}
+		for _, e := range entries {
+			name := e.Name()
+			if strings.HasPrefix(name, ".") {
+				continue
+			}
+			p := path.Join(dir, name)
+			mode := e.Type()
+			if mode&fs.ModeSymlink != 0 {
+				st, err := fs.Stat(fsys, p)
+				if errors.Is(err, fs.ErrNotExist) {
+					continue // dangling link, e.g. mid ConfigMap swap: the watcher will fire again
+				}
+				if err != nil {
+					return err
+				}
+				mode = st.Mode().Type()
+			}
+			switch {
+			case mode.IsDir():
+				if err := walk(p, depth+1); err != nil {
+					return err
+				}
+			case mode.IsRegular() && keep(name):
+				raw, err := fs.ReadFile(fsys, p)
+				if err != nil {
+					return err
+				}
+				files = append(files, File{Path: p, Raw: raw})
+			}
+		}
+		return nil
+	}
+	if err := walk(".", 0); err != nil {
+		return nil, err
+	}
+	sort.Slice(files, func(i, j int) bool { return files[i].Path < files[j].Path })
+	return files, nil
+}
+
+func isRego(name string) bool { return strings.HasSuffix(name, ".rego") }
+
+func isTestRego(name string) bool { return strings.HasSuffix(name, "_test.rego") }
+
+func isData(name string) bool {
+	switch path.Ext(name) {
+	case ".json", ".yaml", ".yml":
+		return true
+	}
+	return false
+}
+
+// Paths returns the paths of files, in order.
+func Paths(files []File) []string {
+	out := make([]string, len(files))
+	for i, f := range files {
+		out[i] = f.Path
+	}
+	return out
+}

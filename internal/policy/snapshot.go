@@ -1,0 +1,340 @@
+// Package policy builds immutable snapshots: it reads a policies tree and a
+// role data tree, validates the data, compiles the Rego strictly, prepares
+// the queries the sidecar answers, and computes the revision. It is pure:
+// no file watching, no HTTP.
+package policy
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/rego"
+	"github.com/open-policy-agent/opa/v1/storage"
+	"github.com/open-policy-agent/opa/v1/storage/inmem"
+
+	"github.com/pdp-sidecar/pdp/internal/roledata"
+)
+
+// The rules of package pdp.authz that the sidecar evaluates. Only Decision
+// is required; the others switch on the search endpoints and data validation.
+const (
+	DecisionRule             = "data.pdp.authz.decision"
+	ActionsRule              = "data.pdp.authz.actions"
+	SubjectsRule             = "data.pdp.authz.subjects"
+	WorkspacePermissionsRule = "data.pdp.authz.workspace_permissions"
+	AccountPermissionsRule   = "data.pdp.authz.account_permissions"
+	BuiltinRolesRule         = "data.pdp.authz.builtin_roles"
+)
+
+// Sources names the two trees a snapshot is built from.
+type Sources struct {
+	Policies fs.FS
+	Data     fs.FS
+}
+
+// Stats counts what the role data holds.
+type Stats struct {
+	Accounts   int `json:"accounts"`
+	Users      int `json:"users"`
+	Workspaces int `json:"workspaces"`
+	RoleGroups int `json:"role_groups"`
+}
+
+// Snapshot is one compiled, validated state of policies + data. It never
+// changes after Build; the engine swaps whole snapshots. All methods are safe
+// for concurrent use.
+type Snapshot struct {
+	Revision    string
+	LoadedAt    time.Time
+	PolicyFiles []string // served policies (tests excluded)
+	TestFiles   []string // *_test.rego beside them
+	DataFiles   []string
+	Stats       Stats
+
+	Compiler *ast.Compiler
+	Store    storage.Store
+	Decision rego.PreparedEvalQuery
+	// Actions is the sorted action catalogue (empty when the policy has none).
+	Actions []string
+	// Subjects lists candidate users for subject search (nil when undefined).
+	Subjects *rego.PreparedEvalQuery
+
+	modules  map[string]*ast.Module // parsed policies, for RunTests
+	tests    map[string]*ast.Module // parsed *_test.rego, for RunTests
+	dataRefs dataQueryCache
+}
+
+// Build reads both trees and returns a new snapshot, or an error naming the
+// file (and line or JSON path) of every problem found.
+func Build(ctx context.Context, src Sources) (*Snapshot, error) {
+	policyFiles, err := readTree(src.Policies, isRego)
+	if err != nil {
+		return nil, fmt.Errorf("read policies: %w", err)
+	}
+	dataFiles, err := readTree(src.Data, isData)
+	if err != nil {
+		return nil, fmt.Errorf("read data: %w", err)
+	}
+	return BuildFiles(ctx, policyFiles, dataFiles)
+}
+
+// BuildFiles is Build on files already read.
+func BuildFiles(ctx context.Context, policyFiles, dataFiles []File) (*Snapshot, error) {
+	s := &Snapshot{
+		Revision: revision(policyFiles, dataFiles),
+		LoadedAt: time.Now().UTC(),
+		tests:    map[string]*ast.Module{},
+	}
+	modules := map[string]*ast.Module{}
+	var errs []error
+	for _, f := range policyFiles {
+		m, err := ast.ParseModuleWithOpts(f.Path, string(f.Raw), ast.ParserOptions{RegoVersion: ast.RegoV1, ProcessAnnotation: true})
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if isTestRego(f.Path) {
+			s.tests[f.Path] = m
+			s.TestFiles = append(s.TestFiles, f.Path)
+		} else {
+			modules[f.Path] = m
+			s.PolicyFiles = append(s.PolicyFiles, f.Path)
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	if len(modules) == 0 {
+		return nil, errors.New("no policies: the policies directory holds no *.rego file (besides tests)")
+	}
+	compiler := ast.NewCompiler().WithStrict(true)
+	if compiler.Compile(modules); compiler.Failed() {
+		return nil, compiler.Errors
+	}
+	if len(compiler.GetRules(ast.MustParseRef(DecisionRule))) == 0 {
+		return nil, fmt.Errorf("policies define no %s rule: it is the entrypoint every decision evaluates", DecisionRule)
+	}
+	s.Compiler = compiler
+	s.modules = modules
+
+	doc, err := loadData(dataFiles)
+	if err != nil {
+		return nil, err
+	}
+	s.DataFiles = Paths(dataFiles)
+	empty := inmem.NewWithOpts(inmem.OptRoundTripOnWrite(false))
+	if err := validateAccounts(ctx, compiler, empty, doc, dataFiles); err != nil {
+		return nil, err
+	}
+	s.Stats = countStats(doc["accounts"])
+	s.Store = inmem.NewFromObjectWithOpts(doc, inmem.OptRoundTripOnWrite(false), inmem.OptReturnASTValuesOnRead(true))
+
+	if s.Decision, err = s.prepare(ctx, DecisionRule); err != nil {
+		return nil, err
+	}
+	if s.hasRule(SubjectsRule) {
+		q, err := s.prepare(ctx, SubjectsRule)
+		if err != nil {
+			return nil, err
+		}
+		s.Subjects = &q
+	}
+	if s.hasRule(ActionsRule) {
+		v, err := evalOnce(ctx, compiler, s.Store, ActionsRule)
+		if err != nil {
+			return nil, err
+		}
+		if s.Actions, err = stringSet(v); err != nil {
+			return nil, fmt.Errorf("%s: %w", ActionsRule, err)
+		}
+	}
+	return s, nil
+}
+
+func (s *Snapshot) hasRule(ref string) bool {
+	return len(s.Compiler.GetRules(ast.MustParseRef(ref))) > 0
+}
+
+// prepare readies a query against this snapshot's compiler and store.
+func (s *Snapshot) prepare(ctx context.Context, query string) (rego.PreparedEvalQuery, error) {
+	q, err := rego.New(
+		rego.Query(query),
+		rego.Compiler(s.Compiler),
+		rego.Store(s.Store),
+		rego.StrictBuiltinErrors(true),
+	).PrepareForEval(ctx)
+	if err != nil {
+		return q, fmt.Errorf("prepare %s: %w", query, err)
+	}
+	return q, nil
+}
+
+func evalOnce(ctx context.Context, c *ast.Compiler, store storage.Store, query string) (any, error) {
+	rs, err := rego.New(rego.Query(query), rego.Compiler(c), rego.Store(store), rego.StrictBuiltinErrors(true)).Eval(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("evaluate %s: %w", query, err)
+	}
+	if len(rs) == 0 || len(rs[0].Expressions) == 0 {
+		return nil, nil
+	}
+	return rs[0].Expressions[0].Value, nil
+}
+
+// loadData decodes every data file and merges it into one document.
+func loadData(files []File) (map[string]any, error) {
+	doc := map[string]any{}
+	owners := map[string]string{}
+	var errs []error
+	for _, f := range files {
+		v, err := decodeData(f)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if err := mergeData(doc, dataPath(f.Path), v, f.Path, owners); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return doc, errors.Join(errs...)
+}
+
+// validateAccounts checks data.accounts against spec/data.md, with the
+// permission catalogue read from the policy (the matrix lives only in Rego).
+func validateAccounts(ctx context.Context, c *ast.Compiler, empty storage.Store, doc map[string]any, files []File) error {
+	accounts, ok := doc["accounts"]
+	if !ok {
+		return nil
+	}
+	var cat roledata.Catalogue
+	for _, r := range []struct {
+		rule string
+		dst  *map[string]bool
+	}{
+		{WorkspacePermissionsRule, &cat.WorkspacePermissions},
+		{AccountPermissionsRule, &cat.AccountPermissions},
+		{BuiltinRolesRule, &cat.BuiltinRoles},
+	} {
+		v, err := evalOnce(ctx, c, empty, r.rule)
+		if err != nil {
+			return err
+		}
+		if v == nil {
+			return fmt.Errorf("data holds accounts but the policies define no %s to validate them against", r.rule)
+		}
+		ids, err := stringSet(v)
+		if err != nil {
+			return fmt.Errorf("%s: %w", r.rule, err)
+		}
+		*r.dst = make(map[string]bool, len(ids))
+		for _, id := range ids {
+			(*r.dst)[id] = true
+		}
+	}
+	fileOf := func(account string) string {
+		for _, f := range files {
+			keys := dataPath(f.Path)
+			if len(keys) >= 1 && keys[0] == "accounts" && (len(keys) == 1 || keys[1] == account) {
+				return f.Path
+			}
+		}
+		return "accounts"
+	}
+	return roledata.Validate(accounts, fileOf, cat)
+}
+
+func countStats(accounts any) Stats {
+	var st Stats
+	m, _ := accounts.(map[string]any)
+	for _, a := range m {
+		acct, _ := a.(map[string]any)
+		st.Accounts++
+		users, _ := acct["users"].(map[string]any)
+		ws, _ := acct["workspaces"].(map[string]any)
+		rg, _ := acct["role_groups"].(map[string]any)
+		st.Users += len(users)
+		st.Workspaces += len(ws)
+		st.RoleGroups += len(rg)
+	}
+	return st
+}
+
+// stringSet turns a Rego set or array of strings (as returned by Eval) into a sorted slice.
+func stringSet(v any) ([]string, error) {
+	arr, ok := v.([]any)
+	if !ok {
+		return nil, fmt.Errorf("want a set of strings, got %T", v)
+	}
+	out := make([]string, 0, len(arr))
+	for _, x := range arr {
+		s, ok := x.(string)
+		if !ok {
+			return nil, fmt.Errorf("want a set of strings, found %T", x)
+		}
+		out = append(out, s)
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// revision is sha256 over the sorted paths and contents of every file read.
+func revision(policyFiles, dataFiles []File) string {
+	h := sha256.New()
+	for _, set := range []struct {
+		prefix string
+		files  []File
+	}{{"policies/", policyFiles}, {"data/", dataFiles}} {
+		for _, f := range set.files {
+			fmt.Fprintf(h, "%s%s\x00%d\x00", set.prefix, f.Path, len(f.Raw))
+			h.Write(f.Raw)
+		}
+	}
+	return "sha256:" + hex.EncodeToString(h.Sum(nil))
+}
+
+// dataQueryCache holds prepared queries for /v1/data paths. It is bounded so
+// that clients asking for many distinct paths cannot grow it without limit;
+// past the bound queries are prepared per request. It lives and dies with
+// its snapshot, so it never needs invalidating.
+type dataQueryCache struct {
+	mu sync.Mutex
+	m  map[string]*rego.PreparedEvalQuery
+}
+
+const maxCachedDataQueries = 1024
+
+// DataQuery returns the prepared query for ref (a data reference).
+func (s *Snapshot) DataQuery(ctx context.Context, ref ast.Ref) (*rego.PreparedEvalQuery, error) {
+	key := ref.String()
+	s.dataRefs.mu.Lock()
+	q, ok := s.dataRefs.m[key]
+	s.dataRefs.mu.Unlock()
+	if ok {
+		return q, nil
+	}
+	pq, err := rego.New(
+		rego.ParsedQuery(ast.NewBody(ast.NewExpr(ast.NewTerm(ref)))),
+		rego.Compiler(s.Compiler),
+		rego.Store(s.Store),
+		rego.StrictBuiltinErrors(true),
+	).PrepareForEval(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s.dataRefs.mu.Lock()
+	defer s.dataRefs.mu.Unlock()
+	if s.dataRefs.m == nil {
+		s.dataRefs.m = map[string]*rego.PreparedEvalQuery{}
+	}
+	if len(s.dataRefs.m) < maxCachedDataQueries {
+		s.dataRefs.m[key] = &pq
+	}
+	return &pq, nil
+}

@@ -1,0 +1,212 @@
+package test
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/pdp-sidecar/pdp/internal/app"
+	"github.com/pdp-sidecar/pdp/internal/config"
+	"github.com/pdp-sidecar/pdp/internal/pdptest"
+)
+
+// startErr tries to start the sidecar and returns why it could not.
+func startErr(t *testing.T, cfg config.Config) (*app.App, error) {
+	t.Helper()
+	a, err := app.New(context.Background(), cfg, zap.NewNop(), zap.NewAtomicLevel())
+	if err == nil {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		_ = a.Run(ctx)
+	}
+	return a, err
+}
+
+func writeFiles(t *testing.T, root string, files map[string]string) {
+	t.Helper()
+	for name, body := range files {
+		p := filepath.Join(root, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+const okPolicy = "package pdp.authz\n\ndecision := {\"allow\": false, \"reasons\": [\"no\"]}\n"
+
+func TestStartupRejectsBrokenFiles(t *testing.T) {
+	cases := []struct {
+		name     string
+		policies map[string]string
+		data     map[string]string
+		want     []string
+	}{
+		{"rego syntax error", map[string]string{"p/broken.rego": "package pdp.authz\n\ndecision := {\n"}, nil,
+			[]string{"p/broken.rego:"}},
+		{"strict mode: unused import", map[string]string{"p/a.rego": okPolicy + "\nimport data.foo\n"}, nil,
+			[]string{"p/a.rego:", "import"}},
+		{"strict builtin: shadowed var", map[string]string{"p/a.rego": "package pdp.authz\n\ndecision := {\"allow\": x, \"reasons\": []} if {\n\tx := true\n\tx := false\n}\n"}, nil,
+			[]string{"p/a.rego:5"}},
+		{"no decision rule", map[string]string{"p/a.rego": "package pdp.other\n\nx := 1\n"}, nil,
+			[]string{"define no data.pdp.authz.decision"}},
+		{"no policies at all", map[string]string{"README.md": "nothing"}, nil,
+			[]string{"no *.rego file"}},
+		{"invalid json data", map[string]string{"p/a.rego": okPolicy}, map[string]string{"x/bad.json": "{\n  \"a\": 1,\n  oops\n}"},
+			[]string{"x/bad.json: line 3"}},
+		{"data not an object", map[string]string{"p/a.rego": okPolicy}, map[string]string{"x.json": "[1,2]"},
+			[]string{"x.json: top level must be an object, got array"}},
+		{"conflicting data files", map[string]string{"p/a.rego": okPolicy}, map[string]string{"a/data.json": `{"b": 1}`, "a/b.json": `{"c": 1}`},
+			[]string{"data.a.b", "a/b.json", "a/data.json"}},
+		{"invalid yaml", map[string]string{"p/a.rego": okPolicy}, map[string]string{"y.yaml": "a: [1, 2\n"},
+			[]string{"y.yaml:"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := pdptest.Config(t)
+			cfg.Policies, cfg.Data = t.TempDir(), t.TempDir()
+			writeFiles(t, cfg.Policies, tc.policies)
+			writeFiles(t, cfg.Data, tc.data)
+			_, err := startErr(t, cfg)
+			if err == nil {
+				t.Fatal("started with broken files")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not mention %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestDataLayout(t *testing.T) {
+	// accounts/acme.json and accounts/globex/data.json both land at
+	// data.accounts.<id>; YAML works too; dot-folders are skipped.
+	cfg := pdptest.Config(t)
+	cfg.Policies, cfg.Data = t.TempDir(), t.TempDir()
+	writeFiles(t, cfg.Policies, map[string]string{"p/a.rego": okPolicy})
+	writeFiles(t, cfg.Data, map[string]string{
+		"x/one.json":            `{"v": 1}`,
+		"x/two/data.json":       `{"v": 2}`,
+		"x/three.yaml":          "v: 3\n",
+		".hidden/skip.json":     `{"v": 4}`,
+		"x/..2026_01_01/z.json": `{"v": 5}`,
+		"x/notes.txt":           "ignored",
+	})
+	srv := pdptest.Start(t, cfg)
+	got := srv.Get(t, "/v1/data/x").JSON(t)["result"]
+	want := map[string]any{"one": map[string]any{"v": 1.0}, "two": map[string]any{"v": 2.0}, "three": map[string]any{"v": 3.0}}
+	if !equalJSON(got, want) {
+		t.Errorf("data.x = %v, want %v", got, want)
+	}
+	if hidden := srv.Get(t, "/v1/data/hidden").JSON(t); hidden["result"] != nil {
+		t.Errorf("dot folder loaded: %v", hidden)
+	}
+}
+
+func equalJSON(a, b any) bool {
+	return strings.TrimSpace(mustJSON(a)) == strings.TrimSpace(mustJSON(b))
+}
+
+func TestConfigReportsEveryProblem(t *testing.T) {
+	_, err := config.Load([]string{"--log-level", "loud", "--log-format", "xml", "--addr", "nope", "--policies", "/does/not/exist", "--max-batch", "0"},
+		func(string) string { return "" }, &bytes.Buffer{})
+	if err == nil {
+		t.Fatal("invalid flags accepted")
+	}
+	for _, w := range []string{"--log-level", "--log-format", "--addr", "--policies", "--max-batch"} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error does not mention %s:\n%v", w, err)
+		}
+	}
+	env := map[string]string{"PDP_LOG_LEVEL": "debug", "PDP_MAX_BATCH": "7"}
+	cfg, err := config.Load([]string{"--max-batch", "9", "--policies", pdptest.Config(t).Policies, "--data", pdptest.Config(t).Data},
+		func(k string) string { return env[k] }, &bytes.Buffer{})
+	if err != nil || cfg.LogLevel != "debug" || cfg.MaxBatch != 9 {
+		t.Errorf("env then flags: %+v, %v", cfg, err)
+	}
+}
+
+// TestBinary builds the real binary and checks `pdp version`, a bad flag's
+// exit code, and `pdp data validate`.
+func TestBinary(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := filepath.Join(t.TempDir(), "pdp")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/pdp")
+	build.Dir = pdptest.RepoRoot()
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	out, err := exec.Command(bin, "version").Output()
+	if err != nil || !strings.Contains(string(out), "pdp ") || !strings.Contains(string(out), "OPA 1.") {
+		t.Errorf("pdp version: %v %s", err, out)
+	}
+	cmd := exec.Command(bin, "--log-level", "loud", "--addr", "x")
+	msg, err := cmd.CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() == 0 || !strings.Contains(string(msg), "--log-level") || !strings.Contains(string(msg), "--addr") {
+		t.Errorf("bad flags: %v %s", err, msg)
+	}
+	cmd = exec.Command(bin, "data", "validate", filepath.Join(pdptest.RepoRoot(), "data"))
+	cmd.Dir = pdptest.RepoRoot()
+	if out, err := cmd.CombinedOutput(); err != nil || !strings.HasPrefix(string(out), "ok: ") {
+		t.Errorf("data validate on shipped data: %v %s", err, out)
+	}
+}
+
+// TestBinaryGracefulShutdown runs the real binary on a Unix socket, checks
+// `pdp health` against it, then sends SIGTERM and expects exit code 0.
+func TestBinaryGracefulShutdown(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := filepath.Join(t.TempDir(), "pdp")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/pdp")
+	build.Dir = pdptest.RepoRoot()
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	sock := filepath.Join(t.TempDir(), "pdp.sock")
+	cfg := todoConfig(t)
+	cmd := exec.Command(bin, "--socket", sock, "--policies", cfg.Policies, "--data", cfg.Data)
+	var logs bytes.Buffer
+	cmd.Stderr = &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	pdptest.Eventually(t, 20*time.Second, "pdp health to pass", func() bool {
+		return exec.Command(bin, "health", "--socket", sock).Run() == nil
+	})
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("exit after SIGTERM: %v\n%s", err, logs.String())
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatalf("no exit within 15s of SIGTERM\n%s", logs.String())
+	}
+	if !strings.Contains(logs.String(), "shutting down") {
+		t.Errorf("no shutdown log line:\n%s", logs.String())
+	}
+	if _, err := os.Stat(sock); !os.IsNotExist(err) {
+		t.Errorf("socket not removed: %v", err)
+	}
+}
