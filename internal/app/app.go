@@ -79,6 +79,8 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger, level zap.Atom
 			BodyLimit: cfg.BodyLimit,
 			MaxBatch:  cfg.MaxBatch,
 			Started:   start,
+
+			ForwardAuthUserHeader: cfg.ForwardAuthUserHeader,
 		}),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,

@@ -35,12 +35,16 @@ type handlers struct {
 	started      time.Time
 	reloadStatus func() reload.Status
 	extraStatus  func() map[string]any
+	userHeader   string
 }
 
 // New returns the router serving the API of spec/api.md.
 func New(d Deps) http.Handler {
 	h := &handlers{engine: d.Engine, maxBatch: d.MaxBatch, started: d.Started,
-		reloadStatus: d.ReloadStatus, extraStatus: d.ExtraStatus}
+		reloadStatus: d.ReloadStatus, extraStatus: d.ExtraStatus, userHeader: d.ForwardAuthUserHeader}
+	if h.userHeader == "" {
+		h.userHeader = "X-User"
+	}
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
 	r.RedirectTrailingSlash = false
@@ -68,6 +72,9 @@ func New(d Deps) http.Handler {
 		r.PATCH(p, h.readOnly)
 		r.DELETE(p, h.readOnly)
 	}
+
+	r.Any(forwardAuthPath, h.forwardAuth)
+	r.Any(forwardAuthPath+"/*original", h.forwardAuth) // Envoy ext_authz with path_prefix
 
 	r.GET("/health", h.health)
 	r.GET("/v1/status", h.status)

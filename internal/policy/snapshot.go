@@ -32,6 +32,9 @@ const (
 	WorkspacePermissionsRule = "data.pdp.authz.workspace_permissions"
 	AccountPermissionsRule   = "data.pdp.authz.account_permissions"
 	BuiltinRolesRule         = "data.pdp.authz.builtin_roles"
+	// RoutesRule maps a proxied HTTP request to an action and resource for
+	// /v1/forward-auth (package pdp.routes).
+	RoutesRule = "data.pdp.routes.route"
 )
 
 // Sources names the two trees a snapshot is built from.
@@ -66,6 +69,8 @@ type Snapshot struct {
 	Actions []string
 	// Subjects lists candidate users for subject search (nil when undefined).
 	Subjects *rego.PreparedEvalQuery
+	// Routes maps proxied requests for forward-auth (nil when undefined).
+	Routes *rego.PreparedEvalQuery
 
 	modules  map[string]*ast.Module // parsed policies, for RunTests
 	tests    map[string]*ast.Module // parsed *_test.rego, for RunTests
@@ -140,12 +145,18 @@ func BuildFiles(ctx context.Context, policyFiles, dataFiles []File) (*Snapshot, 
 	if s.Decision, err = s.prepare(ctx, DecisionRule); err != nil {
 		return nil, err
 	}
-	if s.hasRule(SubjectsRule) {
-		q, err := s.prepare(ctx, SubjectsRule)
+	for _, opt := range []struct {
+		rule string
+		dst  **rego.PreparedEvalQuery
+	}{{SubjectsRule, &s.Subjects}, {RoutesRule, &s.Routes}} {
+		if !s.hasRule(opt.rule) {
+			continue
+		}
+		q, err := s.prepare(ctx, opt.rule)
 		if err != nil {
 			return nil, err
 		}
-		s.Subjects = &q
+		*opt.dst = &q
 	}
 	if s.hasRule(ActionsRule) {
 		v, err := evalOnce(ctx, compiler, s.Store, ActionsRule)

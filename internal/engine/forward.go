@@ -1,0 +1,100 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/rego"
+
+	"github.com/pdp-sidecar/pdp/internal/policy"
+)
+
+// HTTPRequest is a request a proxy asks about (forward authentication).
+type HTTPRequest struct {
+	Method  string
+	Path    string            // canonical, without query
+	User    string            // the caller's identity
+	Headers map[string]string // lower-case names, first values
+}
+
+// ForwardAuth maps r to an action and resource with the policy's route
+// table (data.pdp.routes.route), then decides it with the same decision
+// rule as the AuthZEN endpoints. A request no route matches is a deny; a
+// route table that is missing, fails or returns a malformed mapping is an
+// error (the caller answers 500: it cannot decide).
+func (e *Engine) ForwardAuth(ctx context.Context, r HTTPRequest) (Decision, Request, *policy.Snapshot, error) {
+	s, err := e.current()
+	if err != nil {
+		return Decision{}, Request{}, nil, err
+	}
+	if s.Routes == nil {
+		return Decision{}, Request{}, s, &EvalError{Code: CodeEvaluation, Message: "the policies define no " + policy.RoutesRule + " route table"}
+	}
+	req, found, err := e.route(ctx, s, r)
+	if err != nil {
+		return Decision{}, Request{}, s, err
+	}
+	if !found {
+		return Decision{Reasons: []string{fmt.Sprintf("no route matches %s %s", r.Method, r.Path)}}, req, s, nil
+	}
+	d := e.decide(ctx, s, req)
+	if d.Err != nil {
+		return d, req, s, d.Err
+	}
+	return d, req, s, nil
+}
+
+func (e *Engine) route(ctx context.Context, s *policy.Snapshot, r HTTPRequest) (Request, bool, error) {
+	headers := make([][2]*ast.Term, 0, len(r.Headers))
+	for k, v := range r.Headers {
+		headers = append(headers, [2]*ast.Term{ast.StringTerm(k), ast.StringTerm(v)})
+	}
+	input := ast.NewObject(
+		[2]*ast.Term{ast.InternedTerm("method"), ast.StringTerm(r.Method)},
+		[2]*ast.Term{ast.InternedTerm("path"), ast.StringTerm(r.Path)},
+		[2]*ast.Term{ast.InternedTerm("headers"), ast.NewTerm(ast.NewObject(headers...))},
+	)
+	ctx, cancel := context.WithTimeout(ctx, e.timeout)
+	defer cancel()
+	rs, err := s.Routes.Eval(ctx, rego.EvalParsedInput(input))
+	if err != nil {
+		return Request{}, false, classify(ctx, err)
+	}
+	if len(rs) == 0 || len(rs[0].Expressions) == 0 {
+		return Request{}, false, nil
+	}
+	req, err := routeResult(rs[0].Expressions[0].Value)
+	if err != nil {
+		return Request{}, false, &EvalError{Code: CodeInvalidResult, Message: policy.RoutesRule + ": " + err.Error()}
+	}
+	req.Subject = Entity{Type: "user", ID: r.User}
+	return req, true, nil
+}
+
+// routeResult reads {"action": name, "resource": {"type", "id", "properties"}}.
+func routeResult(v any) (Request, error) {
+	var req Request
+	m, ok := v.(map[string]any)
+	if !ok {
+		return req, fmt.Errorf("returned %s, want an object", kind(v))
+	}
+	if req.Action, ok = m["action"].(string); !ok || req.Action == "" {
+		return req, fmt.Errorf("action is %s, want a non-empty string", kind(m["action"]))
+	}
+	res, ok := m["resource"].(map[string]any)
+	if !ok {
+		return req, fmt.Errorf("resource is %s, want an object", kind(m["resource"]))
+	}
+	req.Resource.Type, _ = res["type"].(string)
+	req.Resource.ID, _ = res["id"].(string)
+	if req.Resource.Type == "" || req.Resource.ID == "" {
+		return req, fmt.Errorf("resource.type and resource.id must be non-empty strings")
+	}
+	if p, ok := res["properties"]; ok {
+		if req.Resource.Properties, ok = p.(map[string]any); !ok {
+			return req, fmt.Errorf("resource.properties is %s, want an object", kind(p))
+		}
+	}
+	return req, nil
+}
