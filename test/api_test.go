@@ -3,6 +3,7 @@ package test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -416,4 +417,38 @@ func mustJSON(v any) string {
 		panic(err)
 	}
 	return string(b)
+}
+
+func TestBearerToken(t *testing.T) {
+	cfg := todoConfig(t)
+	cfg.AuthTokenFile = filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(cfg.AuthTokenFile, []byte("s3cret-token\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	srv := pdptest.Start(t, cfg)
+	if r := srv.Get(t, "/health"); r.Status != 200 {
+		t.Errorf("/health must stay open: %d", r.Status)
+	}
+	for _, auth := range []string{"", "Bearer wrong", "s3cret-token", "Bearer s3cret-token-and-more", "bearer s3cret-token"} {
+		h := []string{}
+		if auth != "" {
+			h = append(h, "Authorization", auth)
+		}
+		r := srv.Post(t, "/access/v1/evaluation", evalReq(rick, "can_read_todos"), h...)
+		if r.Status != 401 || r.Header.Get("WWW-Authenticate") == "" {
+			t.Errorf("Authorization %q: %d %s", auth, r.Status, r.Body)
+		}
+		if s := srv.Get(t, "/v1/status", h...); s.Status != 401 {
+			t.Errorf("status with %q: %d", auth, s.Status)
+		}
+	}
+	r := srv.Post(t, "/access/v1/evaluation", evalReq(rick, "can_read_todos"), "Authorization", "Bearer s3cret-token")
+	if r.Status != 200 || r.JSON(t)["decision"] != true {
+		t.Errorf("with the token: %d %s", r.Status, r.Body)
+	}
+	for _, e := range srv.Logs.All() {
+		if strings.Contains(fmt.Sprint(e.Message, e.ContextMap()), "s3cret") {
+			t.Errorf("token logged: %v", e)
+		}
+	}
 }

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -61,6 +62,10 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger, level zap.Atom
 	if err != nil {
 		return nil, fmt.Errorf("load policies and data: %w", err)
 	}
+	authToken, err := readToken(cfg.AuthTokenFile)
+	if err != nil {
+		return nil, err
+	}
 	eng := engine.New(cfg.DecisionTimeout)
 	eng.Swap(snap)
 	where := "directories"
@@ -81,6 +86,7 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger, level zap.Atom
 			Started:   start,
 
 			ForwardAuthUserHeader: cfg.ForwardAuthUserHeader,
+			AuthToken:             authToken,
 		}),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
@@ -168,4 +174,20 @@ func isLoopback(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// readToken reads a token file (surrounding white space trimmed); "" when no file is set.
+func readToken(path string) (string, error) {
+	if path == "" {
+		return "", nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("read token file: %w", err)
+	}
+	tok := strings.TrimSpace(string(b))
+	if tok == "" {
+		return "", fmt.Errorf("token file %s is empty", path)
+	}
+	return tok, nil
 }

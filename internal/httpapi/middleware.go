@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"crypto/subtle"
 	"net/http"
 	"runtime/debug"
 	"time"
@@ -62,5 +63,25 @@ func accessLog(log *zap.Logger) gin.HandlerFunc {
 			zap.Int("status", c.Writer.Status()),
 			zap.Duration("duration", time.Since(start)),
 			zap.String("request_id", c.GetHeader("X-Request-ID")))
+	}
+}
+
+// bearerAuth requires "Authorization: Bearer <token>" on every endpoint but
+// /health when a token is configured. The comparison is constant-time and
+// the token is never logged.
+func bearerAuth(token string) gin.HandlerFunc {
+	want := []byte("Bearer " + token)
+	return func(c *gin.Context) {
+		if c.Request.URL.Path == "/health" {
+			c.Next()
+			return
+		}
+		got := []byte(c.GetHeader("Authorization"))
+		if subtle.ConstantTimeCompare(got, want) != 1 {
+			c.Header("WWW-Authenticate", `Bearer realm="pdp"`)
+			writeError(c, &apiError{http.StatusUnauthorized, codeUnauthorized, "missing or wrong bearer token: send Authorization: Bearer <token>"})
+			return
+		}
+		c.Next()
 	}
 }

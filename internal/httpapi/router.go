@@ -50,6 +50,9 @@ func New(d Deps) http.Handler {
 	r.RedirectTrailingSlash = false
 	r.RedirectFixedPath = false
 	r.Use(recovery(d.Log), requestID, accessLog(d.Log), bodyLimit(d.BodyLimit))
+	if d.AuthToken != "" {
+		r.Use(bearerAuth(d.AuthToken))
+	}
 	r.NoRoute(func(c *gin.Context) {
 		writeError(c, &apiError{http.StatusNotFound, codeNotFound, "no such endpoint: " + c.Request.Method + " " + c.Request.URL.Path})
 	})
