@@ -101,7 +101,7 @@ func parseOriginal(method, uri string) (string, string, error) {
 		return "", "", errors.New("original URI is longer than 8192 bytes")
 	}
 	u, err := url.ParseRequestURI(uri)
-	if err != nil || u.Host != "" || u.Scheme != "" {
+	if err != nil || u.Host != "" || u.Scheme != "" || !strings.HasPrefix(u.Path, "/") {
 		return "", "", fmt.Errorf("original URI %q is not an origin-form request URI", truncate(uri))
 	}
 	raw := u.EscapedPath()

@@ -27,6 +27,10 @@ type Deps struct {
 	ReloadStatus func() reload.Status  // optional
 	ExtraStatus  func() map[string]any // optional: more /v1/status fields
 	Extra        func(r *gin.Engine)   // optional: more routes (metrics, admin)
+	// ForwardAuthUserHeader carries the caller's identity on /v1/forward-auth.
+	ForwardAuthUserHeader string
+	// AuthToken, when set, is required as a bearer token on every endpoint but /health.
+	AuthToken string
 }
 
 type handlers struct {
