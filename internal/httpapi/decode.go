@@ -41,14 +41,9 @@ func readJSON(c *gin.Context, allowEmpty bool) (any, error) {
 	if !utf8.Valid(body) {
 		return nil, badRequest("request body is not valid UTF-8")
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
+	v, err := parseJSON(body)
+	if err != nil {
 		return nil, badRequest("request body is not valid JSON: " + err.Error())
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, badRequest("request body is not valid JSON: unexpected content after the first value")
 	}
 	return v, nil
 }
