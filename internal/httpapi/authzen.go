@@ -6,10 +6,13 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/pdp-sidecar/pdp/internal/decisionlog"
 	"github.com/pdp-sidecar/pdp/internal/engine"
+	"github.com/pdp-sidecar/pdp/internal/metrics"
 )
 
 type evaluationResponse struct {
@@ -35,11 +38,12 @@ func (h *handlers) evaluation(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	h.single(c, m)
+	h.single(c, m, metrics.EndpointEvaluation)
 }
 
 // single answers one access evaluation request.
-func (h *handlers) single(c *gin.Context, m map[string]any) {
+func (h *handlers) single(c *gin.Context, m map[string]any, endpoint string) {
+	start := time.Now()
 	req, err := partsOf(m).evaluation("")
 	if err != nil {
 		writeError(c, err)
@@ -50,11 +54,17 @@ func (h *handlers) single(c *gin.Context, m map[string]any) {
 		writeError(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, evaluationResponse{Decision: d.Allow, Context: h.context(d, snap.Revision)})
+	ctx := h.context(d, snap.Revision)
+	h.decided(c, endpoint, ctx.DecisionID, snap.Revision, &req, d, time.Since(start))
+	c.JSON(http.StatusOK, evaluationResponse{Decision: d.Allow, Context: ctx})
 }
 
 func (h *handlers) context(d engine.Decision, revision string) *evaluationContext {
-	ctx := &evaluationContext{DecisionID: newDecisionID(), Revision: revision, Reasons: d.Reasons}
+	return h.contextWithID(d, revision, newDecisionID())
+}
+
+func (h *handlers) contextWithID(d engine.Decision, revision, id string) *evaluationContext {
+	ctx := &evaluationContext{DecisionID: id, Revision: revision, Reasons: d.Reasons}
 	if d.Err != nil {
 		ctx.Error = &errorDetail{Code: d.Err.Code, Message: d.Err.Message}
 	}
@@ -62,6 +72,7 @@ func (h *handlers) context(d engine.Decision, revision string) *evaluationContex
 }
 
 func (h *handlers) evaluations(c *gin.Context) {
+	start := time.Now()
 	body, err := readJSON(c, false)
 	if err != nil {
 		writeError(c, err)
@@ -74,7 +85,7 @@ func (h *handlers) evaluations(c *gin.Context) {
 	}
 	rawItems, ok := m["evaluations"]
 	if !ok || rawItems == nil {
-		h.single(c, m) // AuthZEN 1.0: no evaluations array means a single evaluation
+		h.single(c, m, metrics.EndpointEvaluations) // AuthZEN 1.0: no evaluations array means a single evaluation
 		return
 	}
 	items, ok := rawItems.([]any)
@@ -108,18 +119,26 @@ func (h *handlers) evaluations(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
+	took := time.Since(start)
+	h.metrics.ObserveDuration(metrics.EndpointEvaluations, took)
+	logging := h.dlog.Enabled()
 	out := make([]evaluationResponse, len(ds))
 	for i, d := range ds {
 		out[i].Decision = d.Allow
+		h.metrics.CountDecision(metrics.EndpointEvaluations, d.Allow, d.Err != nil)
+		id := ""
+		if withContext || logging {
+			id = newDecisionID()
+		}
 		switch {
+		case withContext:
+			out[i].Context = h.contextWithID(d, snap.Revision, id)
 		case d.Err != nil:
 			out[i].Context = &evaluationContext{Error: &errorDetail{Code: d.Err.Code, Message: d.Err.Message}}
-			if withContext {
-				ctx := h.context(d, snap.Revision)
-				out[i].Context = ctx
-			}
-		case withContext:
-			out[i].Context = h.context(d, snap.Revision)
+		}
+		if logging {
+			h.dlog.Log(&decisionlog.Entry{DecisionID: id, RequestID: c.GetHeader("X-Request-ID"), Revision: snap.Revision,
+				Endpoint: metrics.EndpointEvaluations, Request: batch[i].Request, Decision: d, Duration: took, Batch: true, Index: i})
 		}
 	}
 	c.JSON(http.StatusOK, gin.H{"evaluations": out})
@@ -166,6 +185,7 @@ type subjectResult struct {
 }
 
 func (h *handlers) searchAction(c *gin.Context) {
+	start := time.Now()
 	m, err := h.searchBody(c)
 	if err != nil {
 		writeError(c, err)
@@ -189,11 +209,12 @@ func (h *handlers) searchAction(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	names, _, err := h.engine.SearchActions(c.Request.Context(), req)
+	names, snap, err := h.engine.SearchActions(c.Request.Context(), req)
 	if err != nil {
 		writeError(c, err)
 		return
 	}
+	h.searched(c, metrics.EndpointSearchAction, snap.Revision, &req, names, time.Since(start))
 	results := []actionResult{}
 	next := ""
 	for _, n := range names {
@@ -210,6 +231,7 @@ func (h *handlers) searchAction(c *gin.Context) {
 }
 
 func (h *handlers) searchSubject(c *gin.Context) {
+	start := time.Now()
 	m, err := h.searchBody(c)
 	if err != nil {
 		writeError(c, err)
@@ -242,11 +264,13 @@ func (h *handlers) searchSubject(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	ids, more, _, err := h.engine.SearchSubjects(c.Request.Context(), req, after, limit)
+	ids, more, snap, err := h.engine.SearchSubjects(c.Request.Context(), req, after, limit)
 	if err != nil {
 		writeError(c, err)
 		return
 	}
+	req.Subject = subj
+	h.searched(c, metrics.EndpointSearchSubject, snap.Revision, &req, ids, time.Since(start))
 	results := make([]subjectResult, len(ids))
 	for i, id := range ids {
 		results[i] = subjectResult{"user", id}
@@ -256,6 +280,16 @@ func (h *handlers) searchSubject(c *gin.Context) {
 		next = encodeToken(ids[len(ids)-1])
 	}
 	c.JSON(http.StatusOK, gin.H{"results": results, "page": page{next}})
+}
+
+// searched records a search: counted as an allow when it found anything.
+func (h *handlers) searched(c *gin.Context, endpoint, rev string, req *engine.Request, results []string, took time.Duration) {
+	found := len(results) > 0
+	h.metrics.ObserveDecision(endpoint, found, false, took)
+	if h.dlog.Enabled() {
+		h.dlog.Log(&decisionlog.Entry{DecisionID: newDecisionID(), RequestID: c.GetHeader("X-Request-ID"), Revision: rev,
+			Endpoint: endpoint, Request: *req, Decision: engine.Decision{Allow: found}, Duration: took, Results: results})
+	}
 }
 
 func (h *handlers) searchBody(c *gin.Context) (map[string]any, error) {

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -10,11 +11,16 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/open-policy-agent/opa/v1/ast"
-	"github.com/open-policy-agent/opa/v1/metrics"
+	opametrics "github.com/open-policy-agent/opa/v1/metrics"
 	"github.com/open-policy-agent/opa/v1/rego"
 	"github.com/open-policy-agent/opa/v1/server/types"
 	"github.com/open-policy-agent/opa/v1/topdown"
 	"github.com/open-policy-agent/opa/v1/topdown/lineage"
+
+	"github.com/pdp-sidecar/pdp/internal/decisionlog"
+	"github.com/pdp-sidecar/pdp/internal/engine"
+	"github.com/pdp-sidecar/pdp/internal/metrics"
+	"github.com/pdp-sidecar/pdp/internal/policy"
 )
 
 // dataResponse mirrors OPA's Data API response.
@@ -34,6 +40,7 @@ func (h *handlers) data(c *gin.Context) {
 		return
 	}
 	var input ast.Value
+	var rawInput any
 	if c.Request.Method == http.MethodPost {
 		body, err := readJSON(c, true)
 		if err != nil {
@@ -47,6 +54,7 @@ func (h *handlers) data(c *gin.Context) {
 				return
 			}
 			if in, ok := m["input"]; ok {
+				rawInput = in
 				if input, err = ast.InterfaceToValue(in); err != nil {
 					writeError(c, badRequest("input: "+err.Error()))
 					return
@@ -57,9 +65,9 @@ func (h *handlers) data(c *gin.Context) {
 	q := c.Request.URL.Query()
 	pretty := flagParam(q, "pretty")
 	var opts []rego.EvalOption
-	var m metrics.Metrics
+	var m opametrics.Metrics
 	if flagParam(q, "metrics") {
-		m = metrics.New()
+		m = opametrics.New()
 		opts = append(opts, rego.EvalMetrics(m))
 	}
 	var tracer *topdown.BufferTracer
@@ -73,12 +81,13 @@ func (h *handlers) data(c *gin.Context) {
 		writeError(c, badRequest("explain must be one of notes, fails, full, debug, off"))
 		return
 	}
-	result, defined, _, err := h.engine.Data(c.Request.Context(), ref, input, opts...)
+	result, defined, snap, err := h.engine.Data(c.Request.Context(), ref, input, opts...)
+	resp := dataResponse{DecisionID: newDecisionID()}
+	h.dataDecided(c, resp.DecisionID, snap, c.Param("path"), rawInput, result, err, time.Since(start))
 	if err != nil {
 		writeError(c, err)
 		return
 	}
-	resp := dataResponse{DecisionID: newDecisionID()}
 	if defined {
 		resp.Result = &result
 	}
@@ -111,6 +120,27 @@ func (h *handlers) data(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, resp)
+}
+
+// dataDecided records a Data API query. It counts as an allow when the
+// result is true or an object whose allow is true (an OPA-style decision).
+func (h *handlers) dataDecided(c *gin.Context, id string, snap *policy.Snapshot, path string, input, result any, err error, took time.Duration) {
+	if snap == nil {
+		return // not ready: no decision was made
+	}
+	d := engine.Decision{Allow: result == true}
+	if m, ok := result.(map[string]any); ok && m["allow"] == true {
+		d.Allow = true
+	}
+	var ee *engine.EvalError
+	if errors.As(err, &ee) {
+		d = engine.Decision{Reasons: []string{ee.Message}, Err: ee}
+	}
+	h.metrics.ObserveDecision(metrics.EndpointData, d.Allow, d.Err != nil, took)
+	if h.dlog.Enabled() {
+		h.dlog.Log(&decisionlog.Entry{DecisionID: id, RequestID: c.GetHeader("X-Request-ID"), Revision: snap.Revision,
+			Endpoint: metrics.EndpointData, Path: path, Input: input, Decision: d, Duration: took})
+	}
 }
 
 // dataRef turns /v1/data's path into a data reference, as OPA's server does:

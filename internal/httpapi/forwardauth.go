@@ -6,10 +6,13 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/pdp-sidecar/pdp/internal/decisionlog"
 	"github.com/pdp-sidecar/pdp/internal/engine"
+	"github.com/pdp-sidecar/pdp/internal/metrics"
 )
 
 const forwardAuthPath = "/v1/forward-auth"
@@ -19,6 +22,7 @@ const forwardAuthPath = "/v1/forward-auth"
 // sidecar cannot decide — never 200 on an error, so the proxy's own
 // fail-closed setting applies.
 func (h *handlers) forwardAuth(c *gin.Context) {
+	start := time.Now()
 	method, path, err := originalRequest(c.Request)
 	if err != nil {
 		h.forwardAnswer(c, http.StatusBadRequest, err.Error())
@@ -35,7 +39,22 @@ func (h *handlers) forwardAuth(c *gin.Context) {
 			headers[strings.ToLower(k)] = v[0]
 		}
 	}
-	d, _, snap, err := h.engine.ForwardAuth(c.Request.Context(), engine.HTTPRequest{Method: method, Path: path, User: user, Headers: headers})
+	d, req, snap, err := h.engine.ForwardAuth(c.Request.Context(), engine.HTTPRequest{Method: method, Path: path, User: user, Headers: headers})
+	id := newDecisionID()
+	if snap != nil {
+		var ee *engine.EvalError
+		if err != nil && errors.As(err, &ee) {
+			d = engine.Decision{Reasons: []string{ee.Message}, Err: ee}
+		}
+		if req.Subject.ID == "" {
+			req.Subject = engine.Entity{Type: "user", ID: user}
+		}
+		h.metrics.ObserveDecision(metrics.EndpointForwardAuth, d.Allow, d.Err != nil, time.Since(start))
+		if h.dlog.Enabled() {
+			h.dlog.Log(&decisionlog.Entry{DecisionID: id, RequestID: c.GetHeader("X-Request-ID"), Revision: snap.Revision,
+				Endpoint: metrics.EndpointForwardAuth, Path: method + " " + path, Request: req, Decision: d, Duration: time.Since(start)})
+		}
+	}
 	if err != nil {
 		msg := err.Error()
 		if errors.Is(err, engine.ErrNotReady) {
@@ -44,7 +63,7 @@ func (h *handlers) forwardAuth(c *gin.Context) {
 		h.forwardAnswer(c, http.StatusInternalServerError, msg)
 		return
 	}
-	c.Header("X-Pdp-Decision-Id", newDecisionID())
+	c.Header("X-Pdp-Decision-Id", id)
 	c.Header("X-Pdp-Revision", snap.Revision)
 	if !d.Allow {
 		h.forwardAnswer(c, http.StatusForbidden, strings.Join(d.Reasons, "; "))

@@ -9,6 +9,8 @@ import (
 	"github.com/gin-gonic/gin"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
+
+	"github.com/pdp-sidecar/pdp/internal/metrics"
 )
 
 // recovery turns a panic in a handler into a 500 (never an allow) and logs the stack.
@@ -72,7 +74,8 @@ func accessLog(log *zap.Logger) gin.HandlerFunc {
 func bearerAuth(token string) gin.HandlerFunc {
 	want := []byte("Bearer " + token)
 	return func(c *gin.Context) {
-		if c.Request.URL.Path == "/health" {
+		// /health stays open for probes; /v1/log-level checks the admin token itself.
+		if p := c.Request.URL.Path; p == "/health" || p == "/v1/log-level" {
 			c.Next()
 			return
 		}
@@ -83,5 +86,13 @@ func bearerAuth(token string) gin.HandlerFunc {
 			return
 		}
 		c.Next()
+	}
+}
+
+// httpMetrics counts every answer by route and status (404s as one route).
+func httpMetrics(m *metrics.Metrics) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		c.Next()
+		m.ObserveHTTP(c.FullPath(), c.Writer.Status())
 	}
 }

@@ -1,10 +1,13 @@
 package httpapi
 
 import (
+	"fmt"
 	"net/http"
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 )
 
 func (h *handlers) health(c *gin.Context) {
@@ -42,4 +45,40 @@ func (h *handlers) status(c *gin.Context) {
 		}
 	}
 	c.JSON(http.StatusOK, out)
+}
+
+func logLevel(level *zap.AtomicLevel) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		c.JSON(http.StatusOK, gin.H{"level": level.Level().String()})
+	}
+}
+
+// setLogLevel changes the process log level at run time: {"level": "debug"}.
+func setLogLevel(level *zap.AtomicLevel, log *zap.Logger) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		body, err := readJSON(c, false)
+		if err != nil {
+			writeError(c, err)
+			return
+		}
+		m, err := object(body, "request body")
+		if err != nil {
+			writeError(c, err)
+			return
+		}
+		name, err := str(m, "level", "level")
+		if err != nil {
+			writeError(c, err)
+			return
+		}
+		l, err := zapcore.ParseLevel(name)
+		if err != nil || l < zapcore.DebugLevel || l > zapcore.ErrorLevel {
+			writeError(c, badRequest(fmt.Sprintf("level %q: want debug, info, warn or error", name)))
+			return
+		}
+		old := level.Level()
+		level.SetLevel(l)
+		log.Warn("log level changed", zap.Stringer("from", old), zap.Stringer("to", l))
+		c.JSON(http.StatusOK, gin.H{"level": l.String()})
+	}
 }

@@ -11,7 +11,9 @@ import (
 	"github.com/gin-gonic/gin"
 	"go.uber.org/zap"
 
+	"github.com/pdp-sidecar/pdp/internal/decisionlog"
 	"github.com/pdp-sidecar/pdp/internal/engine"
+	"github.com/pdp-sidecar/pdp/internal/metrics"
 	"github.com/pdp-sidecar/pdp/internal/reload"
 )
 
@@ -31,6 +33,13 @@ type Deps struct {
 	ForwardAuthUserHeader string
 	// AuthToken, when set, is required as a bearer token on every endpoint but /health.
 	AuthToken string
+	// AdminToken enables GET/PUT /v1/log-level for holders of this bearer
+	// token (the routes do not exist without it); Level is what they change.
+	AdminToken string
+	Level      *zap.AtomicLevel
+	// DecisionLog and Metrics record decisions; nil turns each off.
+	DecisionLog *decisionlog.Logger
+	Metrics     *metrics.Metrics
 }
 
 type handlers struct {
@@ -40,12 +49,15 @@ type handlers struct {
 	reloadStatus func() reload.Status
 	extraStatus  func() map[string]any
 	userHeader   string
+	dlog         *decisionlog.Logger
+	metrics      *metrics.Metrics
 }
 
 // New returns the router serving the API of spec/api.md.
 func New(d Deps) http.Handler {
 	h := &handlers{engine: d.Engine, maxBatch: d.MaxBatch, started: d.Started,
-		reloadStatus: d.ReloadStatus, extraStatus: d.ExtraStatus, userHeader: d.ForwardAuthUserHeader}
+		reloadStatus: d.ReloadStatus, extraStatus: d.ExtraStatus, userHeader: d.ForwardAuthUserHeader,
+		dlog: d.DecisionLog, metrics: d.Metrics}
 	if h.userHeader == "" {
 		h.userHeader = "X-User"
 	}
@@ -53,7 +65,7 @@ func New(d Deps) http.Handler {
 	r.HandleMethodNotAllowed = true
 	r.RedirectTrailingSlash = false
 	r.RedirectFixedPath = false
-	r.Use(recovery(d.Log), requestID, accessLog(d.Log), bodyLimit(d.BodyLimit))
+	r.Use(httpMetrics(d.Metrics), recovery(d.Log), requestID, accessLog(d.Log), bodyLimit(d.BodyLimit))
 	if d.AuthToken != "" {
 		r.Use(bearerAuth(d.AuthToken))
 	}
@@ -83,10 +95,29 @@ func New(d Deps) http.Handler {
 	r.Any(forwardAuthPath, h.forwardAuth)
 	r.Any(forwardAuthPath+"/*original", h.forwardAuth) // Envoy ext_authz with path_prefix
 
+	if d.AdminToken != "" && d.Level != nil {
+		admin := r.Group("/v1/log-level", bearerAuth(d.AdminToken))
+		admin.GET("", logLevel(d.Level))
+		admin.PUT("", setLogLevel(d.Level, d.Log))
+	}
+	if d.Metrics != nil {
+		r.GET("/metrics", gin.WrapH(d.Metrics.Handler()))
+	}
+
 	r.GET("/health", h.health)
 	r.GET("/v1/status", h.status)
 	if d.Extra != nil {
 		d.Extra(r)
 	}
 	return r
+}
+
+// decided counts a decision and writes its decision log entry. The entry
+// is built only when the log is on, so with it off this allocates nothing.
+func (h *handlers) decided(c *gin.Context, endpoint, id, rev string, req *engine.Request, d engine.Decision, took time.Duration) {
+	h.metrics.ObserveDecision(endpoint, d.Allow, d.Err != nil, took)
+	if h.dlog.Enabled() {
+		h.dlog.Log(&decisionlog.Entry{DecisionID: id, RequestID: c.GetHeader("X-Request-ID"), Revision: rev,
+			Endpoint: endpoint, Request: *req, Decision: d, Duration: took})
+	}
 }
