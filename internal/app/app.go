@@ -11,7 +11,9 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"time"
 
 	"go.uber.org/zap"
@@ -22,6 +24,8 @@ import (
 	"github.com/pdp-sidecar/pdp/internal/engine"
 	"github.com/pdp-sidecar/pdp/internal/httpapi"
 	"github.com/pdp-sidecar/pdp/internal/policy"
+	"github.com/pdp-sidecar/pdp/internal/reload"
+	"github.com/pdp-sidecar/pdp/internal/watch"
 )
 
 // App is a started (listening) sidecar.
@@ -32,6 +36,9 @@ type App struct {
 	engine *engine.Engine
 	srv    *http.Server
 	ln     net.Listener
+	// reloader and watcher are nil when serving the embedded defaults.
+	reloader *reload.Reloader
+	watcher  *watch.Watcher
 }
 
 // Sources returns where cfg says policies and data come from.
@@ -77,6 +84,11 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger, level zap.Atom
 		zap.Duration("build", time.Since(start)))
 
 	a := &App{cfg: cfg, log: log, level: level, engine: eng}
+	var reloadStatus func() reload.Status
+	if !cfg.Embedded {
+		a.reloader = reload.New(reload.Deps{Sources: src, Engine: eng, Log: log, RequireTests: cfg.ReloadRequireTests})
+		reloadStatus = a.reloader.Status
+	}
 	a.srv = &http.Server{
 		Handler: httpapi.New(httpapi.Deps{
 			Engine:    eng,
@@ -84,6 +96,8 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger, level zap.Atom
 			BodyLimit: cfg.BodyLimit,
 			MaxBatch:  cfg.MaxBatch,
 			Started:   start,
+
+			ReloadStatus: reloadStatus,
 
 			ForwardAuthUserHeader: cfg.ForwardAuthUserHeader,
 			AuthToken:             authToken,
@@ -95,7 +109,16 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger, level zap.Atom
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          zap.NewStdLog(log.Named("http")),
 	}
+	if !cfg.Embedded {
+		a.watcher, err = watch.New([]string{cfg.Policies, cfg.Data}, cfg.ReloadDebounce, cfg.ReloadMaxWait, log.Named("watch"))
+		if err != nil {
+			return nil, err
+		}
+	}
 	if a.ln, err = listen(cfg, log); err != nil {
+		if a.watcher != nil {
+			a.watcher.Close()
+		}
 		return nil, err
 	}
 	return a, nil
@@ -107,10 +130,34 @@ func (a *App) Addr() string { return a.ln.Addr().String() }
 // Engine exposes the engine (for tests and benchmarks).
 func (a *App) Engine() *engine.Engine { return a.engine }
 
+// Reloader exposes the reloader (for tests); nil when serving the embedded defaults.
+func (a *App) Reloader() *reload.Reloader { return a.reloader }
+
 // Run serves until ctx is cancelled, then shuts down in order: stop
 // accepting, let in-flight requests finish (bounded), flush logs.
 func (a *App) Run(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
+	// The watcher and reloader stop only after the HTTP server has.
+	bgCtx, stopBackground := context.WithCancel(context.Background())
+	defer stopBackground()
+	if a.reloader != nil {
+		g.Go(func() error { return a.watcher.Run(bgCtx) })
+		g.Go(func() error { return a.reloader.Run(bgCtx, a.watcher.Changes()) })
+		g.Go(func() error {
+			hup := make(chan os.Signal, 1)
+			signal.Notify(hup, syscall.SIGHUP)
+			defer signal.Stop(hup)
+			for {
+				select {
+				case <-bgCtx.Done():
+					return nil
+				case <-hup:
+					a.log.Info("SIGHUP: reloading policies and data")
+					a.reloader.Trigger()
+				}
+			}
+		})
+	}
 	g.Go(func() error {
 		a.log.Info("serving", zap.String("addr", a.Addr()))
 		if err := a.srv.Serve(a.ln); !errors.Is(err, http.ErrServerClosed) {
@@ -126,6 +173,7 @@ func (a *App) Run(ctx context.Context) error {
 		if err := a.srv.Shutdown(sctx); err != nil {
 			a.log.Warn("shutdown: in-flight requests cut off", zap.Error(err))
 		}
+		stopBackground()
 		return nil
 	})
 	err := g.Wait()

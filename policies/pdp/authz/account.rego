@@ -1,0 +1,129 @@
+# The rules of the account actions (actions.rego's account_actions): owner-
+# only actions, account permissions from role groups, ownership transfer and
+# the logs rule. See authz.rego for how problems and requirements combine.
+package pdp.authz
+
+acct_spec := account_actions[action_name]
+
+# --- Owner only -------------------------------------------------------------
+
+requirements contains req if {
+	acct_spec.owner_only
+	req := {"kind": "owner_only", "what": acct_spec.owner_only, "grants": owner_grants}
+}
+
+fails(req) := {sprintf("only the account owner may %s", [req.what])} if req.kind == "owner_only"
+
+# --- Account permissions ----------------------------------------------------
+
+requirements contains req if {
+	req := account_perm_requirement(acct_spec.account_perm)
+}
+
+# account_perm_requirement(p) is met by the Account Owner (who holds all
+# eight) or a role group of the subject that grants p.
+account_perm_requirement(p) := {
+	"grants": (owner_grants | {sprintf("role group %q grants %s", [g, p]) |
+		some g in subject_groups
+		p in data.accounts[account_id].role_groups[g].permissions
+	}),
+	"kind": "account_perm",
+	"perm": p,
+}
+
+fails(req) := {sprintf("no role group of %s grants %s", [subject_id, req.perm])} if req.kind == "account_perm"
+
+# subject_groups: the role groups the subject is a member of. Their
+# permissions add up; a group without permissions grants nothing.
+subject_groups := groups_of(subject_id)
+
+groups_of(user) := {g |
+	some g, group in data.accounts[account_id].role_groups
+	user in group.members
+}
+
+# --- account.transfer_ownership ---------------------------------------------
+
+needs_target if acct_spec.transfer
+
+problems contains sprintf("%q already owns account %q", [target_user, account_id]) if {
+	acct_spec.transfer
+	target_user == data.accounts[account_id].owner
+}
+
+# User ids are scoped per account, so "owns no other account" is decided
+# leaning to deny: another account whose owner has the target's id, or the
+# target's email (case-insensitive), counts as owned by the target.
+problems contains sprintf("target user %q has the same id as the owner of account %q", [target_user, other]) if {
+	acct_spec.transfer
+	is_user(target_user)
+	some other
+	data.accounts[other].owner == target_user
+	other != account_id
+}
+
+problems contains sprintf("target user %q has the same email as the owner of account %q", [target_user, other]) if {
+	acct_spec.transfer
+	email := lower_email(data.accounts[account_id].users[target_user])
+	some other
+	other_owner := data.accounts[other].owner
+	other != account_id
+	lower_email(data.accounts[other].users[other_owner]) == email
+}
+
+lower_email(user) := lower(user.email) if is_string(user.email)
+
+# --- log.view ---------------------------------------------------------------
+
+# log_user: resource.properties.user, whose log it is.
+log_user := props.user if nonempty_string(props.user)
+
+problems contains "missing resource.properties.user" if {
+	acct_spec.log
+	not log_user
+}
+
+problems contains sprintf("unknown log user %q in account %q", [log_user, account_id]) if {
+	acct_spec.log
+	log_user
+	not is_user(log_user)
+}
+
+# Own log: always; an administrator account's: admin_logs; anyone else's: logs.
+requirements contains req if {
+	acct_spec.log
+	is_user(log_user)
+	perm := log_permission
+	base := account_perm_requirement(perm)
+	req := {
+		"kind": "log",
+		"perm": perm,
+		"grants": (base.grants | {"own log" | log_user == subject_id}),
+	}
+}
+
+fails(req) := {sprintf("no role group of %s grants %s, needed for the logs of %s", [subject_id, req.perm, log_owner_label])} if req.kind == "log"
+
+log_permission := "admin_logs" if is_administrator(log_user)
+
+else := "logs"
+
+log_owner_label := sprintf("administrator account %q", [log_user]) if {
+	is_administrator(log_user)
+} else := sprintf("%q", [log_user])
+
+# is_administrator(user): the owner, an admin in some workspace, or a member
+# of a role group with at least one permission.
+is_administrator(user) if data.accounts[account_id].owner == user
+
+is_administrator(user) if {
+	some ws in data.accounts[account_id].workspaces
+	ws.members[user] == "admin"
+}
+
+is_administrator(user) if {
+	some g in groups_of(user)
+	permissions := data.accounts[account_id].role_groups[g].permissions
+	is_array(permissions)
+	count(permissions) > 0
+}

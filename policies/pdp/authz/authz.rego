@@ -1,0 +1,217 @@
+# pdp's decision: an AuthZEN request (input.subject, input.action,
+# input.resource, input.context) against the role data (data.accounts) and
+# the access model of model.md.
+#
+# How a decision is made:
+#   1. request_problem: the request is checked in order (subject, action,
+#      resource, account, user, workspace, role); the first thing wrong or
+#      missing denies, with that one reason.
+#   2. The action's rules (workspace.rego, account.rego) add `problems`
+#      (properties missing or invalid for this action: each denies) and
+#      `requirements`: each is {"kind", "grants": reasons, ...}; it is met
+#      when some grant fired. Allow needs every requirement met.
+#   3. reasons: on allow, every grant that fired; on deny, the problems and
+#      fails(req) of each unmet requirement (built only then: a deny reason
+#      costs sprintf calls an allow does not need). Sorted, never empty.
+#
+# Every rule here is total or guarded (is_object, is_string, ...) so that no
+# input, however malformed, raises an error, and every complete rule has one
+# body or an else chain, so that no input can make two bodies conflict.
+package pdp.authz
+
+default decision := {"allow": false, "reasons": ["denied: the policy could not decide"]}
+
+# decision is what the sidecar evaluates: always defined.
+decision := {"allow": allow, "reasons": reasons}
+
+default allow := false
+
+# allow: deny by default; true only when a grant met every requirement.
+allow if {
+	not request_problem
+	count(problems) == 0
+	count(requirements) > 0
+	every req in requirements {
+		count(req.grants) > 0
+	}
+}
+
+reasons := [p] if {
+	p := request_problem
+} else := sort(granted) if {
+	allow
+} else := sort(denied) if {
+	count(denied) > 0
+} else := ["no rule grants this request"]
+
+granted := {g | some req in requirements; some g in req.grants}
+
+denied := problems | {f |
+	some req in requirements
+	count(req.grants) == 0
+	some f in fails(req)
+}
+
+# --- The request, checked in order -----------------------------------------
+
+request_problem := "missing subject" if {
+	not input.subject
+} else := "subject must be an object" if {
+	not is_object(input.subject)
+} else := "missing subject.type" if {
+	not has_subject_type
+} else := sprintf("subject type %q is not supported: want \"user\"", [input.subject.type]) if {
+	input.subject.type != "user"
+} else := "missing subject.id" if {
+	not has_subject_id
+} else := "missing action" if {
+	not input.action
+} else := "action must be an object" if {
+	not is_object(input.action)
+} else := "missing action.name" if {
+	not has_action_name
+} else := sprintf("unknown action %q", [action_name]) if {
+	not action_type
+} else := "missing resource" if {
+	not input.resource
+} else := "resource must be an object" if {
+	not is_object(input.resource)
+} else := "missing resource.type" if {
+	not has_resource_type
+} else := sprintf("action %q needs a resource of type %q, not %q", [action_name, action_type, input.resource.type]) if {
+	input.resource.type != action_type
+} else := "missing resource.id" if {
+	not has_resource_id
+} else := "resource.properties must be an object" if {
+	not properties_ok
+} else := sprintf("resource.properties.account %s does not match resource.id %q", [json.marshal(props.account), input.resource.id]) if {
+	input.resource.type == "account"
+	not account_id
+} else := "missing resource.properties.account" if {
+	not account_id
+} else := sprintf("unknown account %q", [account_id]) if {
+	not account_exists
+} else := sprintf("unknown user %q in account %q", [subject_id, account_id]) if {
+	not is_user(subject_id)
+} else := workspace_problem if {
+	workspace_actions[action_name]
+}
+
+# Only for workspace actions, after the account and user checks.
+workspace_problem := sprintf("resource.properties.workspace %s does not match resource.id %q", [json.marshal(props.workspace), input.resource.id]) if {
+	input.resource.type == "workspace"
+	not workspace_id
+} else := "missing resource.properties.workspace" if {
+	not workspace_id
+} else := sprintf("unknown workspace %q in account %q", [workspace_id, account_id]) if {
+	not workspace_exists
+} else := sprintf("no role in workspace %q", [workspace_id]) if {
+	not is_account_owner
+	not role
+}
+
+# The checks above are zero-argument rules on purpose: OPA evaluates a
+# function's arguments outside a `not`, so `not f(input.missing)` is
+# undefined (not true) and would skip the check; `not rule` is true.
+has_subject_type if nonempty_string(input.subject.type)
+
+has_subject_id if nonempty_string(input.subject.id)
+
+has_action_name if nonempty_string(input.action.name)
+
+has_resource_type if nonempty_string(input.resource.type)
+
+has_resource_id if nonempty_string(input.resource.id)
+
+properties_ok if {
+	is_object(input.resource)
+	not "properties" in object.keys(input.resource)
+}
+
+properties_ok if is_object(input.resource.properties)
+
+# (Paths into data.accounts are looked up directly, never the whole account:
+# reading a large object out of the store costs in proportion to its size.)
+account_exists if is_string(data.accounts[account_id].owner)
+
+workspace_exists if is_object(data.accounts[account_id].workspaces[workspace_id])
+
+nonempty_string(x) if {
+	is_string(x)
+	x != ""
+}
+
+# --- Who and what the request names (meaningful once request_problem is undefined)
+
+subject_id := input.subject.id
+
+action_name := input.action.name
+
+# action_type: the resource type of a known action (undefined for others).
+action_type := resource_type_of(action_name) if workspace_actions[action_name]
+
+else := resource_type_of(action_name) if account_actions[action_name]
+
+# props is resource.properties, or {} when absent or not an object.
+props := p if {
+	p := input.resource.properties
+	is_object(p)
+} else := {}
+
+# account_id: the resource id for an account resource (a differing
+# properties.account makes it undefined), else properties.account.
+account_id := input.resource.id if {
+	input.resource.type == "account"
+	nonempty_string(input.resource.id)
+	object.get(props, "account", input.resource.id) == input.resource.id
+} else := props.account if {
+	input.resource.type != "account"
+	nonempty_string(props.account)
+}
+
+is_user(id) if is_object(data.accounts[account_id].users[id])
+
+is_account_owner if data.accounts[account_id].owner == subject_id
+
+# workspace_id: likewise, for workspace resources the resource id.
+workspace_id := input.resource.id if {
+	input.resource.type == "workspace"
+	nonempty_string(input.resource.id)
+	object.get(props, "workspace", input.resource.id) == input.resource.id
+} else := props.workspace if {
+	input.resource.type != "workspace"
+	nonempty_string(props.workspace)
+}
+
+# role: the subject's workspace role (undefined when they hold none).
+role := r if {
+	r := data.accounts[account_id].workspaces[workspace_id].members[subject_id]
+	is_string(r)
+}
+
+# holds(p): the subject's workspace role holds permission p: a built-in role
+# by the matrix, a custom role by its list.
+holds(p) if {
+	role in builtin_roles
+	role in matrix[p]
+}
+
+holds(p) if {
+	not role in builtin_roles
+	p in data.accounts[account_id].custom_roles[role].permissions
+}
+
+# role_label names the role in reasons: `member`, `custom role "reviewer"`.
+role_label := role if {
+	role in builtin_roles
+} else := sprintf("custom role %q", [role]) if {
+	is_string(role)
+} else := "no workspace role"
+
+# owner_grants: the Account Owner's grant, as a set (empty for anyone else).
+owner_grants := {sprintf("account owner of %q", [account_id]) | is_account_owner}
+
+# --- Subject search ---------------------------------------------------------
+
+# subjects: the users of the account the resource names (empty when none).
+subjects := {u | some u, _ in data.accounts[account_id].users}
