@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"strings"
@@ -21,8 +22,10 @@ import (
 
 	"github.com/pdp-sidecar/pdp"
 	"github.com/pdp-sidecar/pdp/internal/config"
+	"github.com/pdp-sidecar/pdp/internal/decisionlog"
 	"github.com/pdp-sidecar/pdp/internal/engine"
 	"github.com/pdp-sidecar/pdp/internal/httpapi"
+	"github.com/pdp-sidecar/pdp/internal/metrics"
 	"github.com/pdp-sidecar/pdp/internal/policy"
 	"github.com/pdp-sidecar/pdp/internal/reload"
 	"github.com/pdp-sidecar/pdp/internal/watch"
@@ -39,6 +42,16 @@ type App struct {
 	// reloader and watcher are nil when serving the embedded defaults.
 	reloader *reload.Reloader
 	watcher  *watch.Watcher
+	metrics  *metrics.Metrics
+	dlog     *decisionlog.Logger
+	// side serves --metrics-addr and --pprof, each on its own listener.
+	side []sideServer
+}
+
+type sideServer struct {
+	name string
+	srv  *http.Server
+	ln   net.Listener
 }
 
 // Sources returns where cfg says policies and data come from.
@@ -73,6 +86,17 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger, level zap.Atom
 	if err != nil {
 		return nil, err
 	}
+	adminToken, err := readToken(cfg.AdminTokenFile)
+	if err != nil {
+		return nil, err
+	}
+	m := metrics.New()
+	m.SetSnapshot(snap.Revision, snap.LoadedAt)
+	dlog, err := decisionlog.New(decisionlog.Config{Destination: cfg.DecisionLog, Mask: cfg.DecisionLogMask,
+		OnError: m.DecisionLogErrors, Log: log})
+	if err != nil {
+		return nil, fmt.Errorf("--decision-log: %w", err)
+	}
 	eng := engine.New(cfg.DecisionTimeout)
 	eng.Swap(snap)
 	where := "directories"
@@ -83,10 +107,16 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger, level zap.Atom
 		zap.Strings("policies", snap.PolicyFiles), zap.Strings("data", snap.DataFiles),
 		zap.Duration("build", time.Since(start)))
 
-	a := &App{cfg: cfg, log: log, level: level, engine: eng}
+	a := &App{cfg: cfg, log: log, level: level, engine: eng, metrics: m, dlog: dlog}
 	var reloadStatus func() reload.Status
 	if !cfg.Embedded {
-		a.reloader = reload.New(reload.Deps{Sources: src, Engine: eng, Log: log, RequireTests: cfg.ReloadRequireTests})
+		a.reloader = reload.New(reload.Deps{Sources: src, Engine: eng, Log: log, RequireTests: cfg.ReloadRequireTests,
+			OnReload: func(outcome string, s *policy.Snapshot) {
+				m.Reload(outcome)
+				if s != nil {
+					m.SetSnapshot(s.Revision, s.LoadedAt)
+				}
+			}})
 		reloadStatus = a.reloader.Status
 	}
 	a.srv = &http.Server{
@@ -98,6 +128,13 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger, level zap.Atom
 			Started:   start,
 
 			ReloadStatus: reloadStatus,
+			ExtraStatus: func() map[string]any {
+				return map[string]any{"decision_log": dlog.State(), "reload_watching": !cfg.Embedded}
+			},
+			DecisionLog: dlog,
+			Metrics:     m,
+			AdminToken:  adminToken,
+			Level:       &a.level,
 
 			ForwardAuthUserHeader: cfg.ForwardAuthUserHeader,
 			AuthToken:             authToken,
@@ -116,12 +153,68 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger, level zap.Atom
 		}
 	}
 	if a.ln, err = listen(cfg, log); err != nil {
-		if a.watcher != nil {
-			a.watcher.Close()
-		}
+		a.closeAll()
 		return nil, err
 	}
+	if cfg.MetricsAddr != "" {
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", m.Handler())
+		if err := a.addSide("metrics", cfg.MetricsAddr, mux); err != nil {
+			a.closeAll()
+			return nil, err
+		}
+	}
+	if cfg.PprofAddr != "" {
+		if host, _, _ := net.SplitHostPort(cfg.PprofAddr); !isLoopback(host) {
+			a.closeAll()
+			return nil, fmt.Errorf("--pprof %s: must be a loopback address", cfg.PprofAddr)
+		}
+		mux := http.NewServeMux()
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		if err := a.addSide("pprof", cfg.PprofAddr, mux); err != nil {
+			a.closeAll()
+			return nil, err
+		}
+	}
 	return a, nil
+}
+
+func (a *App) addSide(name, addr string, h http.Handler) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("--%s listen on %s: %w", name, addr, err)
+	}
+	a.side = append(a.side, sideServer{name, &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}, ln})
+	a.log.Info("serving "+name, zap.String("addr", ln.Addr().String()))
+	return nil
+}
+
+// SideAddr is where the named side server (metrics, pprof) listens, or "".
+func (a *App) SideAddr(name string) string {
+	for _, s := range a.side {
+		if s.name == name {
+			return s.ln.Addr().String()
+		}
+	}
+	return ""
+}
+
+// closeAll releases what New opened, when New fails part-way.
+func (a *App) closeAll() {
+	if a.watcher != nil {
+		a.watcher.Close()
+	}
+	if a.ln != nil {
+		a.ln.Close()
+	}
+	for _, s := range a.side {
+		s.ln.Close()
+	}
+	_ = a.dlog.Close()
 }
 
 // Addr is where the app listens ("127.0.0.1:port" or the socket path).
@@ -159,6 +252,31 @@ func (a *App) Run(ctx context.Context) error {
 		})
 	}
 	g.Go(func() error {
+		usr1 := make(chan os.Signal, 1)
+		signal.Notify(usr1, syscall.SIGUSR1)
+		defer signal.Stop(usr1)
+		for {
+			select {
+			case <-gctx.Done():
+				return nil
+			case <-usr1:
+				if err := a.dlog.Reopen(); err != nil {
+					a.log.Warn("decision log reopen failed", zap.Error(err))
+				} else {
+					a.log.Info("SIGUSR1: decision log reopened")
+				}
+			}
+		}
+	})
+	for _, s := range a.side {
+		g.Go(func() error {
+			if err := s.srv.Serve(s.ln); !errors.Is(err, http.ErrServerClosed) {
+				return fmt.Errorf("serve %s: %w", s.name, err)
+			}
+			return nil
+		})
+	}
+	g.Go(func() error {
 		a.log.Info("serving", zap.String("addr", a.Addr()))
 		if err := a.srv.Serve(a.ln); !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("serve: %w", err)
@@ -173,10 +291,16 @@ func (a *App) Run(ctx context.Context) error {
 		if err := a.srv.Shutdown(sctx); err != nil {
 			a.log.Warn("shutdown: in-flight requests cut off", zap.Error(err))
 		}
+		for _, s := range a.side {
+			_ = s.srv.Shutdown(sctx)
+		}
 		stopBackground()
 		return nil
 	})
 	err := g.Wait()
+	if cerr := a.dlog.Close(); cerr != nil {
+		a.log.Warn("decision log flush failed", zap.Error(cerr))
+	}
 	if a.cfg.Socket != "" {
 		_ = os.Remove(a.cfg.Socket)
 	}

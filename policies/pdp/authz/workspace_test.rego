@@ -87,25 +87,32 @@ test_owned_tables_cover_every_owned_action if {
 	{a | some a, _ in others_table} == owned
 }
 
-test_own_resources if {
-	every action, users in own_table {
-		every user in w_users {
-			d := decide(user, action, own(user))
-			d.allow == in_set(user, users)
+# own/others checks, split by kind of role to keep each test short.
+builtin_role_users := {"member", "manager", "admin", "collab"}
+
+custom_role_users := {"reviewer", "publisher", "nobody"}
+
+owned_table_holds(table, users, props_of) if {
+	every action, allowed_users in table {
+		every user in users {
+			d := decide(user, action, props_of[user])
+			d.allow == in_set(user, allowed_users)
 			well_formed(d)
 		}
 	}
 }
 
-test_others_resources if {
-	every action, users in others_table {
-		every user in w_users {
-			d := decide(user, action, others)
-			d.allow == in_set(user, users)
-			well_formed(d)
-		}
-	}
-}
+own_props := {user: own(user) | some user in w_users}
+
+others_props := {user: others | some user in w_users}
+
+test_own_resources_builtin_roles if owned_table_holds(own_table, builtin_role_users, own_props)
+
+test_own_resources_custom_roles if owned_table_holds(own_table, custom_role_users, own_props)
+
+test_others_resources_builtin_roles if owned_table_holds(others_table, builtin_role_users, others_props)
+
+test_others_resources_custom_roles if owned_table_holds(others_table, custom_role_users, others_props)
 
 test_own_reasons if {
 	allowed_because("collab", "document.edit", own("collab"), "owns the document")
@@ -332,17 +339,21 @@ full_props(user) := {
 	"target_user": "member2",
 }
 
-test_owner_has_full_access_to_every_workspace if {
-	# w: no role; w2: collaborator; w3: no role, other members
-	every ws in {"w", "w2", "w3"} {
-		every action, _ in authz.workspace_actions {
-			d := decide("owner", action, object.union(full_props("owner"), {"workspace": ws}))
-			d.allow == true
-			`account owner of "t"` in d.reasons
-			well_formed(d)
-		}
+owner_has_full_access(ws) if {
+	every action, _ in authz.workspace_actions {
+		d := decide("owner", action, object.union(full_props("owner"), {"workspace": ws}))
+		d.allow == true
+		`account owner of "t"` in d.reasons
+		well_formed(d)
 	}
 }
+
+# w: the owner holds no role; w2: collaborator; w3: no role, other members
+test_owner_has_full_access_without_a_role if owner_has_full_access("w")
+
+test_owner_has_full_access_as_a_collaborator if owner_has_full_access("w2")
+
+test_owner_has_full_access_where_others_hold_roles if owner_has_full_access("w3")
 
 test_admin_has_every_workspace_permission if {
 	every action, _ in authz.workspace_actions {
