@@ -210,3 +210,21 @@ func TestBinaryGracefulShutdown(t *testing.T) {
 		t.Errorf("socket not removed: %v", err)
 	}
 }
+
+func TestStartupTestGate(t *testing.T) {
+	cfg := pdptest.Config(t)
+	cfg.Policies, cfg.Data = t.TempDir(), t.TempDir()
+	writeFiles(t, cfg.Policies, map[string]string{
+		"p/a.rego":      okPolicy,
+		"p/a_test.rego": "package pdp.authz_test\n\nimport data.pdp.authz\n\ntest_allows if authz.decision.allow\n",
+	})
+	// Without the gate the failing test does not matter.
+	if _, err := startErr(t, cfg); err != nil {
+		t.Fatalf("without the gate: %v", err)
+	}
+	cfg.ReloadRequireTests = true
+	_, err := startErr(t, cfg)
+	if err == nil || !strings.Contains(err.Error(), "pdp.authz_test.test_allows") {
+		t.Fatalf("with the gate: %v", err)
+	}
+}

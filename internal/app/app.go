@@ -82,6 +82,17 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger, level zap.Atom
 	if err != nil {
 		return nil, fmt.Errorf("load policies and data: %w", err)
 	}
+	if cfg.ReloadRequireTests {
+		// The gate applies to the first snapshot too: a policy set whose own
+		// tests fail is not served.
+		rep, err := snap.RunTests(ctx, time.Minute)
+		if err == nil {
+			err = rep.Err()
+		}
+		if err != nil {
+			return nil, fmt.Errorf("--reload-require-tests: %w", err)
+		}
+	}
 	authToken, err := readToken(cfg.AuthTokenFile)
 	if err != nil {
 		return nil, err
