@@ -38,8 +38,8 @@ fails(req) := {sprintf("no role group of %s grants %s", [subject_id, req.perm])}
 subject_groups := groups_of(subject_id)
 
 groups_of(user) := {g |
-	some g, group in data.accounts[account_id].role_groups
-	user in group.members
+	some g
+	user in data.accounts[account_id].role_groups[g].members
 }
 
 # --- account.transfer_ownership ---------------------------------------------
@@ -117,8 +117,8 @@ log_owner_label := sprintf("administrator account %q", [log_user]) if {
 is_administrator(user) if data.accounts[account_id].owner == user
 
 is_administrator(user) if {
-	some ws in data.accounts[account_id].workspaces
-	ws.members[user] == "admin"
+	some ws
+	data.accounts[account_id].workspaces[ws].members[user] == "admin"
 }
 
 is_administrator(user) if {

@@ -186,3 +186,16 @@ test_shipped_data_matches_the_catalogue if {
 known_role(_, role) if role in authz.builtin_roles
 
 known_role(account, role) if is_object(account.custom_roles[role])
+
+# --- Deny by default -------------------------------------------------------------
+
+test_an_action_without_requirements_is_denied if {
+	# a table entry that names no requirement grants nothing
+	emptied := object.union(object.remove(authz.workspace_actions, ["contact.view"]), {"contact.view": {}})
+	d := authz.decision with input as req("owner", "contact.view", {}) with data.accounts as accounts with authz.workspace_actions as emptied
+	d == {"allow": false, "reasons": ["no rule grants this request"]}
+}
+
+test_role_label_without_a_role if {
+	authz.role_label == "no workspace role" with input as req("owner", "contact.view", {}) with data.accounts as accounts
+}
