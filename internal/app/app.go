@@ -262,9 +262,12 @@ func (a *App) Run(ctx context.Context) error {
 			}
 		})
 	}
+	// Registered here, not in the goroutine, so that once Run is called a
+	// SIGUSR1 (logrotate's postrotate) reopens the decision log rather than
+	// taking its default action, which kills the process.
+	usr1 := make(chan os.Signal, 1)
+	signal.Notify(usr1, syscall.SIGUSR1)
 	g.Go(func() error {
-		usr1 := make(chan os.Signal, 1)
-		signal.Notify(usr1, syscall.SIGUSR1)
 		defer signal.Stop(usr1)
 		for {
 			select {

@@ -83,7 +83,8 @@ func (h *handlers) data(c *gin.Context) {
 	}
 	result, defined, snap, err := h.engine.Data(c.Request.Context(), ref, input, opts...)
 	resp := dataResponse{DecisionID: newDecisionID()}
-	h.dataDecided(c, resp.DecisionID, snap, c.Param("path"), rawInput, result, err, time.Since(start))
+	// The path is logged as OPA's decision logs have it: "pdp/authz/decision".
+	h.dataDecided(c, resp.DecisionID, snap, strings.TrimPrefix(c.Param("path"), "/"), rawInput, result, err, time.Since(start))
 	if err != nil {
 		writeError(c, err)
 		return

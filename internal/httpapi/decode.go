@@ -8,9 +8,12 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
+	"github.com/open-policy-agent/opa/v1/ast"
 
 	"github.com/pdp-sidecar/pdp/internal/engine"
 )
@@ -45,7 +48,39 @@ func readJSON(c *gin.Context, allowEmpty bool) (any, error) {
 	if err != nil {
 		return nil, badRequest("request body is not valid JSON: " + err.Error())
 	}
+	if path, err := badNumber(v); err != nil {
+		field := strings.TrimPrefix(path, ".")
+		if field == "" {
+			field = "request body"
+		}
+		return nil, badRequest(fmt.Sprintf("%s: %v (OPA cannot evaluate numbers this large or small)", field, err))
+	}
 	return v, nil
+}
+
+// badNumber finds a number OPA refuses (an exponent beyond its bounds, such
+// as 1e999999999) and returns where it is; parseJSON has already bounded
+// the depth. Without this such a body would not be refused as malformed
+// but fail later, inside the engine.
+func badNumber(v any) (string, error) {
+	switch x := v.(type) {
+	case json.Number:
+		_, err := ast.NumberChecked(string(x))
+		return "", err
+	case map[string]any:
+		for k, e := range x {
+			if p, err := badNumber(e); err != nil {
+				return "." + k + p, err
+			}
+		}
+	case []any:
+		for i, e := range x {
+			if p, err := badNumber(e); err != nil {
+				return "[" + strconv.Itoa(i) + "]" + p, err
+			}
+		}
+	}
+	return "", nil
 }
 
 func hasJSONSuffix(mt string) bool {

@@ -72,13 +72,23 @@ func accessLog(log *zap.Logger) gin.HandlerFunc {
 // /health when a token is configured. The comparison is constant-time and
 // the token is never logged.
 func bearerAuth(token string) gin.HandlerFunc {
-	want := []byte("Bearer " + token)
+	require := requireBearer(token)
 	return func(c *gin.Context) {
 		// /health stays open for probes; /v1/log-level checks the admin token itself.
 		if p := c.Request.URL.Path; p == "/health" || p == "/v1/log-level" {
 			c.Next()
 			return
 		}
+		require(c)
+	}
+}
+
+// requireBearer answers 401 unless the request carries
+// "Authorization: Bearer <token>", whatever its path (the admin routes use
+// it directly: bearerAuth exempts them from the API token).
+func requireBearer(token string) gin.HandlerFunc {
+	want := []byte("Bearer " + token)
+	return func(c *gin.Context) {
 		got := []byte(c.GetHeader("Authorization"))
 		if subtle.ConstantTimeCompare(got, want) != 1 {
 			c.Header("WWW-Authenticate", `Bearer realm="pdp"`)

@@ -96,7 +96,7 @@ func New(d Deps) http.Handler {
 	r.Any(forwardAuthPath+"/*original", h.forwardAuth) // Envoy ext_authz with path_prefix
 
 	if d.AdminToken != "" && d.Level != nil {
-		admin := r.Group("/v1/log-level", bearerAuth(d.AdminToken))
+		admin := r.Group("/v1/log-level", requireBearer(d.AdminToken))
 		admin.GET("", logLevel(d.Level))
 		admin.PUT("", setLogLevel(d.Level, d.Log))
 	}

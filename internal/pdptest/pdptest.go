@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/pdp-sidecar/pdp/internal/app"
@@ -50,19 +51,46 @@ func Config(t testing.TB) config.Config {
 	cfg.ReloadDebounce = 20 * time.Millisecond
 	cfg.ReloadMaxWait = 200 * time.Millisecond
 	cfg.ShutdownTimeout = 5 * time.Second
+	// Generous: tests run on small shared machines, and only the tests of
+	// the timeout itself should ever see a decision time out.
+	cfg.DecisionTimeout = 2 * time.Second
 	return cfg
 }
 
 // Start starts the sidecar with cfg and stops it when the test ends.
+// Logs records everything the sidecar logs, Debug included, whatever the
+// log level.
 func Start(t testing.TB, cfg config.Config) *Server {
+	t.Helper()
+	return start(t, cfg, false)
+}
+
+// StartLeveled is Start with the process log filtered as in production:
+// by a level that starts at cfg.LogLevel and that PUT /v1/log-level
+// changes, so Logs holds only what the sidecar would have written.
+func StartLeveled(t testing.TB, cfg config.Config) *Server {
+	t.Helper()
+	return start(t, cfg, true)
+}
+
+func start(t testing.TB, cfg config.Config, leveled bool) *Server {
 	t.Helper()
 	if err := cfg.Validate(); err != nil {
 		t.Fatalf("invalid test config: %v", err)
 	}
-	core, logs := observer.New(zap.DebugLevel)
+	level := zap.NewAtomicLevelAt(zap.InfoLevel)
+	var enab zapcore.LevelEnabler = zap.DebugLevel
+	if leveled {
+		var err error
+		if level, err = zap.ParseAtomicLevel(cfg.LogLevel); err != nil {
+			t.Fatalf("invalid test config: %v", err)
+		}
+		enab = level
+	}
+	core, logs := observer.New(enab)
 	log := zap.New(core)
 	ctx, cancel := context.WithCancel(context.Background())
-	a, err := app.New(ctx, cfg, log, zap.NewAtomicLevelAt(zap.InfoLevel))
+	a, err := app.New(ctx, cfg, log, level)
 	if err != nil {
 		cancel()
 		t.Fatalf("start pdp: %v", err)
