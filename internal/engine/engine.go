@@ -6,6 +6,7 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -318,6 +319,8 @@ func kind(v any) string {
 		return "a boolean"
 	case string:
 		return "a string"
+	case json.Number:
+		return "a number"
 	case []any:
 		return "an array"
 	case map[string]any:
