@@ -108,8 +108,15 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger, level zap.Atom
 	if err != nil {
 		return nil, fmt.Errorf("--decision-log: %w", err)
 	}
-	eng := engine.New(cfg.DecisionTimeout)
+	eng := engine.New(cfg.DecisionTimeout, cfg.DecisionCache)
 	eng.Swap(snap)
+	m.DecisionCache(func() (uint64, uint64, int) {
+		st := eng.CacheStats()
+		return st.Hits, st.Misses, st.Entries
+	})
+	if st := eng.CacheStats(); !st.Enabled && cfg.DecisionCache > 0 {
+		log.Warn("decision cache off", zap.String("reason", st.Disabled))
+	}
 	where := "directories"
 	if cfg.Embedded {
 		where = "embedded defaults"
@@ -140,7 +147,7 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger, level zap.Atom
 
 			ReloadStatus: reloadStatus,
 			ExtraStatus: func() map[string]any {
-				return map[string]any{"decision_log": dlog.State(), "reload_watching": !cfg.Embedded}
+				return map[string]any{"decision_log": dlog.State(), "decision_cache": cacheState(eng.CacheStats()), "reload_watching": !cfg.Embedded}
 			},
 			DecisionLog: dlog,
 			Metrics:     m,
@@ -376,4 +383,15 @@ func readToken(path string) (string, error) {
 		return "", fmt.Errorf("token file %s is empty", path)
 	}
 	return tok, nil
+}
+
+// cacheState is the decision cache part of /v1/status.
+func cacheState(st engine.CacheStats) map[string]any {
+	out := map[string]any{"enabled": st.Enabled, "hits": st.Hits, "misses": st.Misses}
+	if st.Enabled {
+		out["entries"], out["capacity"] = st.Entries, st.Capacity
+	} else {
+		out["disabled"] = st.Disabled
+	}
+	return out
 }

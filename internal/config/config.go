@@ -29,6 +29,7 @@ type Config struct {
 
 	BodyLimit       int64
 	MaxBatch        int
+	DecisionCache   int // entries; 0 turns the decision cache off
 	DecisionTimeout time.Duration
 	ShutdownTimeout time.Duration
 
@@ -57,6 +58,7 @@ func Default() Config {
 		LogFormat:             "json",
 		BodyLimit:             1 << 20,
 		MaxBatch:              1000,
+		DecisionCache:         10000,
 		DecisionTimeout:       100 * time.Millisecond,
 		ShutdownTimeout:       10 * time.Second,
 		ReloadDebounce:        150 * time.Millisecond,
@@ -82,6 +84,7 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (Config, 
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "json or console")
 	fs.Int64Var(&c.BodyLimit, "body-limit", c.BodyLimit, "largest request body in `bytes`")
 	fs.IntVar(&c.MaxBatch, "max-batch", c.MaxBatch, "most items in one /access/v1/evaluations request")
+	fs.IntVar(&c.DecisionCache, "decision-cache", c.DecisionCache, "decisions kept per policy revision, keyed by the complete input (0: off)")
 	fs.DurationVar(&c.DecisionTimeout, "decision-timeout", c.DecisionTimeout, "deny a decision that takes longer")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long in-flight requests may finish on shutdown")
 	fs.DurationVar(&c.ReloadDebounce, "reload-debounce", c.ReloadDebounce, "quiet period after a file change before reloading")
@@ -154,6 +157,9 @@ func (c Config) Validate() error {
 	}
 	if c.BodyLimit < 1024 {
 		add("--body-limit %d: must be at least 1024", c.BodyLimit)
+	}
+	if c.DecisionCache < 0 {
+		add("--decision-cache %d: must be 0 (off) or more", c.DecisionCache)
 	}
 	if c.MaxBatch < 1 {
 		add("--max-batch %d: must be at least 1", c.MaxBatch)

@@ -242,6 +242,9 @@ func (f *entryFields) MarshalLogObject(enc zapcore.ObjectEncoder) error {
 		_ = enc.AddArray("results", (*stringArray)(&e.Results))
 	}
 	enc.AddInt64("duration_us", e.Duration.Microseconds())
+	if e.Decision.Cached {
+		enc.AddBool("cached", true)
+	}
 	if e.Decision.Err != nil {
 		_ = enc.AddObject("error", (*evalError)(e.Decision.Err))
 	}

@@ -10,12 +10,14 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
 
+	"github.com/pdp-sidecar/pdp/internal/decisioncache"
 	"github.com/pdp-sidecar/pdp/internal/policy"
 )
 
@@ -55,46 +57,105 @@ type EvalError struct {
 func (e *EvalError) Error() string { return e.Message }
 
 // Decision is the policy's verdict. Allow is true only when the policy
-// returned allow == true; every failure is a deny with Err set.
+// returned allow == true; every failure is a deny with Err set. Reasons
+// may be shared with the decision cache: read it, never modify it.
 type Decision struct {
 	Allow   bool
 	Reasons []string
 	Err     *EvalError
+	Cached  bool // answered from the decision cache (same revision, same complete input)
 }
 
 // Engine evaluates requests against the current snapshot.
 type Engine struct {
-	snap    atomic.Pointer[policy.Snapshot]
-	timeout time.Duration
+	cur       atomic.Pointer[loaded]
+	timeout   time.Duration
+	cacheSize int
+	hits      atomic.Uint64 // over every snapshot, for counters that never go down
+	misses    atomic.Uint64
+}
+
+// loaded is a snapshot and the decision cache that lives and dies with it,
+// so a cached decision is always one of the snapshot that serves.
+type loaded struct {
+	snap  *policy.Snapshot
+	cache *decisioncache.Cache[Decision] // nil: caching off
 }
 
 // New returns an engine with no snapshot; decisions fail with ErrNotReady
-// until Swap is called. timeout bounds each single evaluation.
-func New(timeout time.Duration) *Engine {
-	return &Engine{timeout: timeout}
+// until Swap is called. timeout bounds each single evaluation; cacheSize
+// bounds the decision cache (entries; 0 turns it off).
+func New(timeout time.Duration, cacheSize int) *Engine {
+	return &Engine{timeout: timeout, cacheSize: cacheSize}
 }
 
-// Swap installs s and returns the snapshot it replaced (nil at first).
-func (e *Engine) Swap(s *policy.Snapshot) *policy.Snapshot { return e.snap.Swap(s) }
+// Swap installs s, with an empty decision cache, and returns the snapshot
+// it replaced (nil at first). A snapshot whose policies call
+// non-deterministic built-ins gets no cache.
+func (e *Engine) Swap(s *policy.Snapshot) *policy.Snapshot {
+	l := &loaded{snap: s}
+	if len(s.Nondeterministic) == 0 {
+		l.cache = decisioncache.New[Decision](e.cacheSize)
+	}
+	if old := e.cur.Swap(l); old != nil {
+		return old.snap
+	}
+	return nil
+}
 
 // Snapshot returns the current snapshot, or nil before the first Swap.
-func (e *Engine) Snapshot() *policy.Snapshot { return e.snap.Load() }
+func (e *Engine) Snapshot() *policy.Snapshot {
+	if l := e.cur.Load(); l != nil {
+		return l.snap
+	}
+	return nil
+}
 
-func (e *Engine) current() (*policy.Snapshot, error) {
-	s := e.snap.Load()
-	if s == nil {
+// CacheStats describes the decision cache.
+type CacheStats struct {
+	Enabled bool
+	// Disabled says why the cache is off (when it is).
+	Disabled string
+	// Hits and Misses count lookups since start, over every snapshot.
+	Hits, Misses uint64
+	// Entries and Capacity are the current snapshot's cache.
+	Entries, Capacity int
+}
+
+// CacheStats reads the decision cache's state.
+func (e *Engine) CacheStats() CacheStats {
+	st := CacheStats{Hits: e.hits.Load(), Misses: e.misses.Load()}
+	l := e.cur.Load()
+	switch {
+	case e.cacheSize <= 0:
+		st.Disabled = "turned off (--decision-cache 0)"
+	case l == nil:
+		st.Disabled = "no snapshot loaded"
+	case l.cache == nil:
+		st.Disabled = "the policies call non-deterministic built-ins: " + strings.Join(l.snap.Nondeterministic, ", ")
+	default:
+		st.Enabled = true
+		cs := l.cache.Stats()
+		st.Entries, st.Capacity = cs.Entries, cs.Capacity
+	}
+	return st
+}
+
+func (e *Engine) current() (*loaded, error) {
+	l := e.cur.Load()
+	if l == nil {
 		return nil, ErrNotReady
 	}
-	return s, nil
+	return l, nil
 }
 
 // Evaluate decides one request.
 func (e *Engine) Evaluate(ctx context.Context, req Request) (Decision, *policy.Snapshot, error) {
-	s, err := e.current()
+	l, err := e.current()
 	if err != nil {
 		return Decision{}, nil, err
 	}
-	return e.decide(ctx, s, req), s, nil
+	return e.decide(ctx, l, req), l.snap, nil
 }
 
 // Semantic is an AuthZEN evaluations_semantic.
@@ -118,7 +179,7 @@ type BatchItem struct {
 // semantics stop after the first deny (or permit) and return the decisions
 // so far, that one included.
 func (e *Engine) EvaluateBatch(ctx context.Context, items []BatchItem, sem Semantic) ([]Decision, *policy.Snapshot, error) {
-	s, err := e.current()
+	l, err := e.current()
 	if err != nil {
 		return nil, nil, err
 	}
@@ -128,42 +189,43 @@ func (e *Engine) EvaluateBatch(ctx context.Context, items []BatchItem, sem Seman
 		if it.Invalid != nil {
 			d = deny(it.Invalid, it.Invalid.Message)
 		} else {
-			d = e.decide(ctx, s, it.Request)
+			d = e.decide(ctx, l, it.Request)
 		}
 		out = append(out, d)
 		if (sem == DenyOnFirstDeny && !d.Allow) || (sem == PermitOnFirstPermit && d.Allow) {
 			break
 		}
 	}
-	return out, s, nil
+	return out, l.snap, nil
 }
 
 // SearchActions returns, sorted, every action of the policy's catalogue
 // that the same decision rule allows for req's subject and resource.
 // An action whose evaluation fails is left out (fail closed).
 func (e *Engine) SearchActions(ctx context.Context, req Request) ([]string, *policy.Snapshot, error) {
-	s, err := e.current()
+	l, err := e.current()
 	if err != nil {
 		return nil, nil, err
 	}
 	var out []string
-	for _, a := range s.Actions {
+	for _, a := range l.snap.Actions {
 		req.Action = a
-		if e.decide(ctx, s, req).Allow {
+		if e.decide(ctx, l, req).Allow {
 			out = append(out, a)
 		}
 	}
-	return out, s, nil
+	return out, l.snap, nil
 }
 
 // SearchSubjects returns, sorted, up to limit (0: no limit) user ids after
 // the id `after` that the decision rule allows to perform req.Action on
 // req.Resource, and whether more follow.
 func (e *Engine) SearchSubjects(ctx context.Context, req Request, after string, limit int) ([]string, bool, *policy.Snapshot, error) {
-	s, err := e.current()
+	l, err := e.current()
 	if err != nil {
 		return nil, false, nil, err
 	}
+	s := l.snap
 	if s.Subjects == nil {
 		return nil, false, s, nil
 	}
@@ -178,7 +240,7 @@ func (e *Engine) SearchSubjects(ctx context.Context, req Request, after string, 
 	var out []string
 	for _, id := range ids[start:] {
 		req.Subject = Entity{Type: "user", ID: id}
-		if !e.decide(ctx, s, req).Allow {
+		if !e.decide(ctx, l, req).Allow {
 			continue
 		}
 		if limit > 0 && len(out) == limit {
@@ -220,10 +282,11 @@ func (e *Engine) candidates(ctx context.Context, s *policy.Snapshot, req Request
 // Data evaluates the data document at ref (OPA's Data API). input may be
 // nil; opts add tracers or metrics.
 func (e *Engine) Data(ctx context.Context, ref ast.Ref, input ast.Value, opts ...rego.EvalOption) (any, bool, *policy.Snapshot, error) {
-	s, err := e.current()
+	l, err := e.current()
 	if err != nil {
 		return nil, false, nil, err
 	}
+	s := l.snap
 	q, err := s.DataQuery(ctx, ref)
 	if err != nil {
 		return nil, false, s, &EvalError{Code: CodeEvaluation, Message: err.Error()}
@@ -243,8 +306,34 @@ func (e *Engine) Data(ctx context.Context, ref ast.Ref, input ast.Value, opts ..
 	return rs[0].Expressions[0].Value, true, s, nil
 }
 
-// decide evaluates the decision rule; it never panics and never allows on error.
-func (e *Engine) decide(ctx context.Context, s *policy.Snapshot, req Request) (d Decision) {
+// decide answers from the snapshot's decision cache, or evaluates the
+// decision rule and caches a verdict the policy gave (never a failure).
+func (e *Engine) decide(ctx context.Context, l *loaded, req Request) Decision {
+	if l.cache == nil {
+		return e.evaluate(ctx, l.snap, req)
+	}
+	buf := keyBufs.Get().(*[]byte)
+	defer keyBufs.Put(buf)
+	key, ok := appendKey((*buf)[:0], &req)
+	*buf = key
+	if !ok {
+		return e.evaluate(ctx, l.snap, req)
+	}
+	if d, hit := l.cache.Get(key); hit {
+		e.hits.Add(1)
+		d.Cached = true
+		return d
+	}
+	e.misses.Add(1)
+	d := e.evaluate(ctx, l.snap, req)
+	if d.Err == nil {
+		l.cache.Put(key, d)
+	}
+	return d
+}
+
+// evaluate evaluates the decision rule; it never panics and never allows on error.
+func (e *Engine) evaluate(ctx context.Context, s *policy.Snapshot, req Request) (d Decision) {
 	defer func() {
 		if r := recover(); r != nil {
 			d = deny(&EvalError{Code: CodeEvaluation, Message: fmt.Sprintf("evaluation panicked: %v", r)}, "")

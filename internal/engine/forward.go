@@ -24,10 +24,11 @@ type HTTPRequest struct {
 // route table that is missing, fails or returns a malformed mapping is an
 // error (the caller answers 500: it cannot decide).
 func (e *Engine) ForwardAuth(ctx context.Context, r HTTPRequest) (Decision, Request, *policy.Snapshot, error) {
-	s, err := e.current()
+	l, err := e.current()
 	if err != nil {
 		return Decision{}, Request{}, nil, err
 	}
+	s := l.snap
 	if s.Routes == nil {
 		return Decision{}, Request{}, s, &EvalError{Code: CodeEvaluation, Message: "the policies define no " + policy.RoutesRule + " route table"}
 	}
@@ -38,7 +39,7 @@ func (e *Engine) ForwardAuth(ctx context.Context, r HTTPRequest) (Decision, Requ
 	if !found {
 		return Decision{Reasons: []string{fmt.Sprintf("no route matches %s %s", r.Method, r.Path)}}, req, s, nil
 	}
-	d := e.decide(ctx, s, req)
+	d := e.decide(ctx, l, req)
 	if d.Err != nil {
 		return d, req, s, d.Err
 	}

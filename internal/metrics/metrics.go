@@ -288,3 +288,30 @@ func (c *snapshotCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(snapshotInfoDesc, prometheus.GaugeValue, 1, s.revision)
 	ch <- prometheus.MustNewConstMetric(snapshotLoadedDesc, prometheus.GaugeValue, float64(s.loadedAt.UnixNano())/1e9)
 }
+
+// DecisionCache registers the decision cache's counters, read from stats at
+// each scrape: pdp_decision_cache_lookups_total{result="hit|miss"} and
+// pdp_decision_cache_entries.
+func (m *Metrics) DecisionCache(stats func() (hits, misses uint64, entries int)) {
+	lookups := func(result string, pick func(h, mi uint64) uint64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name:        "pdp_decision_cache_lookups_total",
+			Help:        "Decision cache lookups, by result: hit (answered from the cache) or miss (evaluated). Decisions that cannot be cached are not counted.",
+			ConstLabels: prometheus.Labels{"result": result},
+		}, func() float64 {
+			h, mi, _ := stats()
+			return float64(pick(h, mi))
+		})
+	}
+	m.reg.MustRegister(
+		lookups("hit", func(h, _ uint64) uint64 { return h }),
+		lookups("miss", func(_, mi uint64) uint64 { return mi }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "pdp_decision_cache_entries",
+			Help: "Decisions held in the current revision's cache.",
+		}, func() float64 {
+			_, _, n := stats()
+			return float64(n)
+		}),
+	)
+}

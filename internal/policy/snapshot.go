@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -71,6 +72,11 @@ type Snapshot struct {
 	Subjects *rego.PreparedEvalQuery
 	// Routes maps proxied requests for forward-auth (nil when undefined).
 	Routes *rego.PreparedEvalQuery
+	// Nondeterministic lists the calls of non-deterministic built-ins
+	// (time.now_ns, http.send, rand.intn, ...) in the served policies, as
+	// "file:row name". When it is not empty, the same input may get a
+	// different decision later, so decisions must not be cached.
+	Nondeterministic []string
 
 	modules  map[string]*ast.Module // parsed policies, for RunTests
 	tests    map[string]*ast.Module // parsed *_test.rego, for RunTests
@@ -129,6 +135,7 @@ func BuildFiles(ctx context.Context, policyFiles, dataFiles []File) (*Snapshot, 
 	}
 	s.Compiler = compiler
 	s.modules = modules
+	s.Nondeterministic = nondeterministicCalls(compiler)
 
 	doc, err := loadData(dataFiles)
 	if err != nil {
@@ -348,4 +355,39 @@ func (s *Snapshot) DataQuery(ctx context.Context, ref ast.Ref) (*rego.PreparedEv
 		s.dataRefs.m[key] = &pq
 	}
 	return &pq, nil
+}
+
+// nondeterministicCalls finds the calls of built-ins OPA marks as
+// non-deterministic in the compiled policies, sorted.
+func nondeterministicCalls(c *ast.Compiler) []string {
+	var out []string
+	note := func(op ast.Ref, loc *ast.Location) {
+		name := op.String()
+		if b, ok := ast.BuiltinMap[name]; ok && b.Nondeterministic {
+			at := "?"
+			if loc != nil {
+				at = fmt.Sprintf("%s:%d", loc.File, loc.Row)
+			}
+			out = append(out, at+" "+name)
+		}
+	}
+	for _, m := range c.Modules {
+		ast.NewGenericVisitor(func(x any) bool {
+			switch x := x.(type) {
+			case *ast.Expr:
+				if x.IsCall() {
+					note(x.Operator(), x.Location)
+				}
+			case *ast.Term:
+				if call, ok := x.Value.(ast.Call); ok && len(call) > 0 {
+					if op, ok := call[0].Value.(ast.Ref); ok {
+						note(op, x.Location)
+					}
+				}
+			}
+			return false
+		}).Walk(m)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }

@@ -47,6 +47,26 @@ test_malformed_requests_deny_with_one_reason if {
 	}
 }
 
+# request_ok (the fast path) holds exactly when first_problem finds nothing:
+# false for every malformed request, true for well-formed ones of each kind.
+test_request_ok_agrees_with_first_problem if {
+	every case in malformed {
+		not authz.request_ok with input as case[0] with data.accounts as accounts
+		authz.first_problem == case[1] with input as case[0] with data.accounts as accounts
+	}
+	every request in [
+		req("admin", "contact.view", {}),
+		req("owner", "contact.view", {}),
+		req("admin", "billing.view", {}),
+		req("outsider", "billing.view", {}),
+		{"subject": {"type": "user", "id": "admin"}, "action": {"name": "billing.view"}, "resource": {"type": "account", "id": "t"}},
+		{"subject": {"type": "user", "id": "admin"}, "action": {"name": "workspace.edit_settings"}, "resource": {"type": "workspace", "id": "w", "properties": {"account": "t"}}},
+	] {
+		authz.request_ok with input as request with data.accounts as accounts
+		not authz.first_problem with input as request with data.accounts as accounts
+	}
+}
+
 test_no_input_at_all if {
 	authz.decision == {"allow": false, "reasons": ["missing subject"]} with data.accounts as accounts
 }

@@ -1,0 +1,136 @@
+package decisioncache
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+)
+
+func TestGetPut(t *testing.T) {
+	c := New[int](100)
+	if _, ok := c.Get([]byte("a")); ok {
+		t.Fatal("empty cache hit")
+	}
+	c.Put([]byte("a"), 1)
+	c.Put([]byte("ab"), 2)
+	if v, ok := c.Get([]byte("a")); !ok || v != 1 {
+		t.Fatalf("Get(a) = %d, %v; want 1, true", v, ok)
+	}
+	if v, ok := c.Get([]byte("ab")); !ok || v != 2 {
+		t.Fatalf("Get(ab) = %d, %v; want 2, true", v, ok)
+	}
+	c.Put([]byte("a"), 3)
+	if v, _ := c.Get([]byte("a")); v != 3 {
+		t.Fatalf("after overwrite Get(a) = %d, want 3", v)
+	}
+	st := c.Stats()
+	if st.Hits != 3 || st.Misses != 1 || st.Entries != 2 || st.Capacity != 100 {
+		t.Fatalf("stats = %+v", st)
+	}
+}
+
+// The key is copied: reusing the caller's buffer must not change an entry.
+func TestKeyIsCopied(t *testing.T) {
+	c := New[string](16)
+	buf := []byte("key-1")
+	c.Put(buf, "one")
+	copy(buf, "key-2")
+	if _, ok := c.Get([]byte("key-2")); ok {
+		t.Fatal("entry followed the caller's buffer")
+	}
+	if v, ok := c.Get([]byte("key-1")); !ok || v != "one" {
+		t.Fatalf("Get(key-1) = %q, %v", v, ok)
+	}
+}
+
+func TestBounded(t *testing.T) {
+	for _, capacity := range []int{1, 5, 16, 100, 1000} {
+		c := New[int](capacity)
+		for i := range capacity * 10 {
+			c.Put(fmt.Appendf(nil, "k%d", i), i)
+		}
+		st := c.Stats()
+		if st.Entries > capacity || st.Capacity != capacity {
+			t.Errorf("capacity %d: %d entries, capacity %d", capacity, st.Entries, st.Capacity)
+		}
+		// Every entry still present maps to its own value.
+		for i := range capacity * 10 {
+			if v, ok := c.Get(fmt.Appendf(nil, "k%d", i)); ok && v != i {
+				t.Fatalf("k%d = %d", i, v)
+			}
+		}
+	}
+}
+
+// CLOCK: entries read since the hand last passed survive a stream of new ones.
+func TestRecentlyReadSurvive(t *testing.T) {
+	c := New[int](16 * 8)
+	hot := make([][]byte, 0, 16)
+	for i := range 16 {
+		hot = append(hot, fmt.Appendf(nil, "hot%d", i))
+		c.Put(hot[i], i)
+	}
+	for round := range 50 {
+		for _, k := range hot {
+			if _, ok := c.Get(k); !ok {
+				t.Fatalf("round %d: hot key %s evicted", round, k)
+			}
+		}
+		for i := range 16 {
+			c.Put(fmt.Appendf(nil, "cold%d-%d", round, i), i)
+		}
+	}
+	if c.Stats().Evictions == 0 {
+		t.Fatal("no evictions: the test did not fill the cache")
+	}
+}
+
+func TestDisabled(t *testing.T) {
+	var c *Cache[int] = New[int](0)
+	if c != nil {
+		t.Fatal("New(0) should be nil (disabled)")
+	}
+	c.Put([]byte("a"), 1)
+	if _, ok := c.Get([]byte("a")); ok {
+		t.Fatal("disabled cache hit")
+	}
+	if st := c.Stats(); st != (Stats{}) {
+		t.Fatalf("disabled stats = %+v", st)
+	}
+}
+
+func TestConcurrent(t *testing.T) {
+	c := New[int](64)
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 5000 {
+				k := fmt.Appendf(nil, "k%d", (i*7+g)%200)
+				if v, ok := c.Get(k); ok && v != (i*7+g)%200 {
+					t.Errorf("k = %s, v = %d", k, v)
+					return
+				}
+				c.Put(k, (i*7+g)%200)
+			}
+		})
+	}
+	wg.Wait()
+	if st := c.Stats(); st.Entries > 64 {
+		t.Fatalf("%d entries over capacity 64", st.Entries)
+	}
+}
+
+func BenchmarkGetHit(b *testing.B) {
+	c := New[int](10000)
+	keys := make([][]byte, 1000)
+	for i := range keys {
+		keys[i] = fmt.Appendf(nil, `{"subject":{"type":"user","id":"user-%d"},"action":"document.view","resource":{"id":"doc-%d"}}`, i, i)
+		c.Put(keys[i], i)
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		c.Get(keys[i%len(keys)])
+		i++
+	}
+}
