@@ -157,6 +157,30 @@ func BenchmarkDecisionCached(b *testing.B) {
 	}
 }
 
+// BenchmarkDecisionCacheHit is the hit path alone: 1,000 requests of the
+// mix, decided once before the timer starts, then answered from the cache.
+func BenchmarkDecisionCacheHit(b *testing.B) {
+	ctx := context.Background()
+	for _, f := range fixtures(b) {
+		b.Run(f.name, func(b *testing.B) {
+			eng := engine.New(time.Second, 10000)
+			eng.Swap(f.snap)
+			reqs := f.reqs[:1000]
+			for _, r := range reqs {
+				eng.Evaluate(ctx, r)
+			}
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				if d, _, _ := eng.Evaluate(ctx, reqs[i%len(reqs)]); !d.Cached {
+					b.Fatal("a warmed request missed the cache")
+				}
+				i++
+			}
+		})
+	}
+}
+
 // BenchmarkBatch is one batch of 10 consecutive requests of the mix
 // (Engine.EvaluateBatch, execute_all): ns/op is per batch.
 func BenchmarkBatch(b *testing.B) {
