@@ -86,6 +86,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&c.readyTimeout, "ready-timeout", 2*time.Minute, "how long a server may take to become ready")
 	fs.StringVar(&c.pprofDir, "pprof", "", "save pdp's CPU profile (first round's max-throughput run) and heap profile to this `dir`")
 	fs.IntVar(&c.regoProfile, "rego-profile", 0, "profile this many decisions of the mix in process with OPA's expression profiler, print the costliest Rego lines, and exit")
+	fs.IntVar(&regoProfileRows, "rego-profile-rows", regoProfileRows, "Rego lines -rego-profile prints")
 	fs.BoolVar(&c.keep, "keep", false, "keep the work directory (data, binaries)")
 	if err := fs.Parse(args); err != nil {
 		return 2

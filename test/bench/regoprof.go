@@ -17,6 +17,9 @@ import (
 	"github.com/pdp-sidecar/pdp/internal/policy"
 )
 
+// regoProfileRows is how many Rego lines the profile prints.
+var regoProfileRows = 30
+
 // regoProfile decides n requests of the mix in process on a snapshot built
 // like pdp builds it, warm, with OPA's expression profiler, and prints the
 // Rego lines the decision spends most on (time is inflated by tracing;
@@ -109,7 +112,7 @@ func regoProfile(ctx context.Context, w io.Writer, root string, ds *dataset, n i
 	fmt.Fprintf(w, "snapshot build %s; a decision takes %s untraced (PreparedEvalQuery.Eval, warm); shares below are of traced time\n\n",
 		build.Round(time.Millisecond), dur(plain))
 	t := table{head: []string{"share", "evals/decision", "redos/decision", "location", "source"}}
-	for _, k := range keys[:min(30, len(keys))] {
+	for _, k := range keys[:min(regoProfileRows, len(keys))] {
 		s := totals[k]
 		t.add(fmt.Sprintf("%.1f%%", 100*float64(s.ns)/float64(traced)), fmt.Sprintf("%.1f", float64(s.evals)/float64(n)),
 			fmt.Sprintf("%.1f", float64(s.redo)/float64(n)), fmt.Sprintf("%s:%d", k.file, k.row), "`"+strings.ReplaceAll(line(k), "|", `\|`)+"`")
