@@ -606,3 +606,69 @@ func TestFailClosedSearch(t *testing.T) {
 	}
 	stillServes(t, srv)
 }
+
+// TestRequestDeadline: --request-timeout bounds a whole batch or search.
+// Batch items still undecided at the deadline are denied with a timeout
+// error (even those the policy would allow); a search cut short fails
+// rather than answering with partial results.
+func TestRequestDeadline(t *testing.T) {
+	cfg := failClosedConfig(t) // each "timeout" decision takes its 50 ms
+	cfg.RequestTimeout = 300 * time.Millisecond
+	srv := pdptest.Start(t, cfg)
+
+	items := []any{}
+	for range 40 { // 40 × 50 ms: 2 s without the request deadline
+		items = append(items, map[string]any{"action": map[string]any{"name": "timeout"}})
+	}
+	items = append(items, map[string]any{"action": map[string]any{"name": "ok"}})
+	body := failReq("ok")
+	body["evaluations"] = items
+	start := time.Now()
+	resp := srv.Post(t, "/access/v1/evaluations", body)
+	took := time.Since(start)
+	var got struct {
+		Evaluations []struct {
+			Decision bool
+			Context  *struct{ Error *struct{ Code, Message string } }
+		}
+	}
+	if err := json.Unmarshal(resp.Body, &got); err != nil || resp.Status != 200 || len(got.Evaluations) != len(items) {
+		t.Fatalf("%d %s", resp.Status, resp.Body)
+	}
+	if took > 1500*time.Millisecond {
+		t.Errorf("the batch took %s with a 300ms request timeout", took)
+	}
+	last := got.Evaluations[len(items)-1]
+	if last.Decision || last.Context == nil || last.Context.Error == nil || last.Context.Error.Code != "timeout" {
+		t.Errorf("the item after the deadline: %s; want a deny with a timeout error", mustJSON(last))
+	}
+	for i, it := range got.Evaluations {
+		if it.Decision {
+			t.Errorf("item %d allowed", i)
+		}
+	}
+
+	// A request within the deadline is unaffected.
+	if d := srv.Post(t, "/access/v1/evaluation", failReq("ok")).JSON(t); d["decision"] != true {
+		t.Fatalf("a quick decision after the slow batch: %v", d)
+	}
+	stillServes(t, srv)
+}
+
+// TestRequestDeadlineSearch: a subject search that cannot finish in time
+// fails with 500 and a timeout code instead of listing a partial page.
+func TestRequestDeadlineSearch(t *testing.T) {
+	cfg := failClosedConfig(t)
+	cfg.DecisionTimeout = 200 * time.Millisecond
+	cfg.RequestTimeout = 250 * time.Millisecond // two users × 200 ms: the second is cut short
+	srv := pdptest.Start(t, cfg)
+	resp := srv.Post(t, "/access/v1/search/subject", map[string]any{
+		"subject":  map[string]any{"type": "user"},
+		"action":   map[string]any{"name": "timeout"},
+		"resource": map[string]any{"type": "thing", "id": "x"},
+	})
+	if resp.Status != 500 || !bytes.Contains(resp.Body, []byte(`"timeout"`)) || !bytes.Contains(resp.Body, []byte("search did not finish")) {
+		t.Errorf("search/subject past the deadline: %d %s", resp.Status, resp.Body)
+	}
+	stillServes(t, srv)
+}

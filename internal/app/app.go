@@ -143,7 +143,9 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger, level zap.Atom
 			Log:       log,
 			BodyLimit: cfg.BodyLimit,
 			MaxBatch:  cfg.MaxBatch,
-			Started:   start,
+
+			RequestTimeout: cfg.RequestTimeout,
+			Started:        start,
 
 			ReloadStatus: reloadStatus,
 			ExtraStatus: func() map[string]any {

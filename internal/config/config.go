@@ -31,6 +31,7 @@ type Config struct {
 	MaxBatch        int
 	DecisionCache   int // entries; 0 turns the decision cache off
 	DecisionTimeout time.Duration
+	RequestTimeout  time.Duration
 	ShutdownTimeout time.Duration
 
 	ReloadDebounce     time.Duration
@@ -60,6 +61,7 @@ func Default() Config {
 		MaxBatch:              1000,
 		DecisionCache:         10000,
 		DecisionTimeout:       100 * time.Millisecond,
+		RequestTimeout:        5 * time.Second,
 		ShutdownTimeout:       10 * time.Second,
 		ReloadDebounce:        150 * time.Millisecond,
 		ReloadMaxWait:         time.Second,
@@ -86,6 +88,7 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (Config, 
 	fs.IntVar(&c.MaxBatch, "max-batch", c.MaxBatch, "most items in one /access/v1/evaluations request")
 	fs.IntVar(&c.DecisionCache, "decision-cache", c.DecisionCache, "decisions kept per policy revision, keyed by the complete input (0: off)")
 	fs.DurationVar(&c.DecisionTimeout, "decision-timeout", c.DecisionTimeout, "deny a decision that takes longer")
+	fs.DurationVar(&c.RequestTimeout, "request-timeout", c.RequestTimeout, "longest a whole request (a batch, a search) may take: batch items not decided by then are denied, a search fails")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long in-flight requests may finish on shutdown")
 	fs.DurationVar(&c.ReloadDebounce, "reload-debounce", c.ReloadDebounce, "quiet period after a file change before reloading")
 	fs.DurationVar(&c.ReloadMaxWait, "reload-max-wait", c.ReloadMaxWait, "longest a stream of changes may postpone a reload")
@@ -163,6 +166,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxBatch < 1 {
 		add("--max-batch %d: must be at least 1", c.MaxBatch)
+	}
+	if c.RequestTimeout <= 0 {
+		add("--request-timeout %s: must be positive", c.RequestTimeout)
 	}
 	if c.DecisionTimeout <= 0 {
 		add("--decision-timeout %s: must be positive", c.DecisionTimeout)

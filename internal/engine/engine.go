@@ -209,10 +209,16 @@ func (e *Engine) SearchActions(ctx context.Context, req Request) ([]string, *pol
 	}
 	var out []string
 	for _, a := range l.snap.Actions {
+		if ctx.Err() != nil {
+			return nil, l.snap, unfinished(ctx)
+		}
 		req.Action = a
 		if e.decide(ctx, l, req).Allow {
 			out = append(out, a)
 		}
+	}
+	if ctx.Err() != nil { // the last decisions may have failed for it
+		return nil, l.snap, unfinished(ctx)
 	}
 	return out, l.snap, nil
 }
@@ -239,6 +245,9 @@ func (e *Engine) SearchSubjects(ctx context.Context, req Request, after string, 
 	}
 	var out []string
 	for _, id := range ids[start:] {
+		if ctx.Err() != nil {
+			return nil, false, s, unfinished(ctx)
+		}
 		req.Subject = Entity{Type: "user", ID: id}
 		if !e.decide(ctx, l, req).Allow {
 			continue
@@ -247,6 +256,9 @@ func (e *Engine) SearchSubjects(ctx context.Context, req Request, after string, 
 			return out, true, s, nil
 		}
 		out = append(out, id)
+	}
+	if ctx.Err() != nil {
+		return nil, false, s, unfinished(ctx)
 	}
 	return out, false, s, nil
 }
@@ -309,6 +321,9 @@ func (e *Engine) Data(ctx context.Context, ref ast.Ref, input ast.Value, opts ..
 // decide answers from the snapshot's decision cache, or evaluates the
 // decision rule and caches a verdict the policy gave (never a failure).
 func (e *Engine) decide(ctx context.Context, l *loaded, req Request) Decision {
+	if ctx.Err() != nil { // the request's deadline passed (or its client left): decide nothing more
+		return deny(classify(ctx, ctx.Err()), "")
+	}
 	if l.cache == nil {
 		return e.evaluate(ctx, l.snap, req)
 	}
@@ -388,6 +403,12 @@ func deny(err *EvalError, reason string) Decision {
 		reason = err.Message
 	}
 	return Decision{Reasons: []string{reason}, Err: err}
+}
+
+// unfinished is the error of a search the request's deadline (or the
+// client going away) cut short: its results would be incomplete.
+func unfinished(ctx context.Context) *EvalError {
+	return &EvalError{Code: CodeTimeout, Message: "search did not finish: " + ctx.Err().Error()}
 }
 
 func classify(ctx context.Context, err error) *EvalError {

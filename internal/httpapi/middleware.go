@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"crypto/subtle"
 	"net/http"
 	"runtime/debug"
@@ -104,5 +105,20 @@ func httpMetrics(m *metrics.Metrics) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		c.Next()
 		m.ObserveHTTP(c.FullPath(), c.Writer.Status())
+	}
+}
+
+// deadline bounds the whole request: a batch or a search whose decisions
+// together take longer stops deciding (what is left is denied), and
+// evaluation sees the request's context cancelled.
+func deadline(d time.Duration) gin.HandlerFunc {
+	if d <= 0 {
+		return func(c *gin.Context) { c.Next() }
+	}
+	return func(c *gin.Context) {
+		ctx, cancel := context.WithTimeout(c.Request.Context(), d)
+		defer cancel()
+		c.Request = c.Request.WithContext(ctx)
+		c.Next()
 	}
 }

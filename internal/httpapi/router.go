@@ -21,14 +21,17 @@ func init() { gin.SetMode(gin.ReleaseMode) }
 
 // Deps is what the router needs.
 type Deps struct {
-	Engine       *engine.Engine
-	Log          *zap.Logger
-	BodyLimit    int64
-	MaxBatch     int
-	Started      time.Time
-	ReloadStatus func() reload.Status  // optional
-	ExtraStatus  func() map[string]any // optional: more /v1/status fields
-	Extra        func(r *gin.Engine)   // optional: more routes (metrics, admin)
+	Engine    *engine.Engine
+	Log       *zap.Logger
+	BodyLimit int64
+	MaxBatch  int
+	// RequestTimeout bounds a whole request (0: no bound beyond each
+	// decision's own timeout).
+	RequestTimeout time.Duration
+	Started        time.Time
+	ReloadStatus   func() reload.Status  // optional
+	ExtraStatus    func() map[string]any // optional: more /v1/status fields
+	Extra          func(r *gin.Engine)   // optional: more routes (metrics, admin)
 	// ForwardAuthUserHeader carries the caller's identity on /v1/forward-auth.
 	ForwardAuthUserHeader string
 	// AuthToken, when set, is required as a bearer token on every endpoint but /health.
@@ -65,7 +68,7 @@ func New(d Deps) http.Handler {
 	r.HandleMethodNotAllowed = true
 	r.RedirectTrailingSlash = false
 	r.RedirectFixedPath = false
-	r.Use(httpMetrics(d.Metrics), recovery(d.Log), requestID, accessLog(d.Log), bodyLimit(d.BodyLimit))
+	r.Use(httpMetrics(d.Metrics), recovery(d.Log), requestID, accessLog(d.Log), bodyLimit(d.BodyLimit), deadline(d.RequestTimeout))
 	if d.AuthToken != "" {
 		r.Use(bearerAuth(d.AuthToken))
 	}
