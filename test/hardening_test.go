@@ -629,7 +629,9 @@ func TestRequestDeadline(t *testing.T) {
 	var got struct {
 		Evaluations []struct {
 			Decision bool
-			Context  *struct{ Error *struct{ Code, Message string } }
+			Context  *struct {
+				Error *struct{ Code, Message string }
+			}
 		}
 	}
 	if err := json.Unmarshal(resp.Body, &got); err != nil || resp.Status != 200 || len(got.Evaluations) != len(items) {
