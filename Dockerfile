@@ -11,8 +11,11 @@ RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o /out/pdp ./cmd/pdp \
 # distroless/static: no shell, no package manager; runs as uid 65532.
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/pdp /usr/local/bin/pdp
-COPY --chown=65532:65532 policies /etc/pdp/policies
-COPY --chown=65532:65532 data /etc/pdp/data
+# Owned by root, readable by all: the sidecar reads its policies and data and
+# never writes them (nor anything else: run with readOnlyRootFilesystem; a
+# --decision-log FILE needs a writable volume).
+COPY policies /etc/pdp/policies
+COPY data /etc/pdp/data
 USER 65532:65532
 # In a pod the sidecar shares the app's loopback; set PDP_ADDR=0.0.0.0:8181 only
 # when the port must be published (and then set --auth-token-file).
