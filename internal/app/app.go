@@ -13,6 +13,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -110,6 +111,10 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger, level zap.Atom
 	}
 	eng := engine.New(cfg.DecisionTimeout, cfg.DecisionCache)
 	eng.Swap(snap)
+	// A build leaves garbage several times the snapshot's size (decoded
+	// JSON, validation); give it back to the OS now rather than whenever
+	// the scavenger gets to it, so a sidecar's RSS is what it holds.
+	go debug.FreeOSMemory()
 	m.DecisionCache(func() (uint64, uint64, int) {
 		st := eng.CacheStats()
 		return st.Hits, st.Misses, st.Entries
@@ -133,6 +138,9 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger, level zap.Atom
 				m.Reload(outcome)
 				if s != nil {
 					m.SetSnapshot(s.Revision, s.LoadedAt)
+				}
+				if outcome == metrics.ReloadOK {
+					go debug.FreeOSMemory()
 				}
 			}})
 		reloadStatus = a.reloader.Status

@@ -11,9 +11,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"runtime"
 	"slices"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -147,7 +149,11 @@ func BuildFiles(ctx context.Context, policyFiles, dataFiles []File) (*Snapshot, 
 		return nil, err
 	}
 	s.Stats = countStats(doc["accounts"])
-	s.Store = inmem.NewFromObjectWithOpts(doc, inmem.OptRoundTripOnWrite(false), inmem.OptReturnASTValuesOnRead(true))
+	stored, err := toAST(doc)
+	if err != nil {
+		return nil, err
+	}
+	s.Store = inmem.NewFromObjectWithOpts(stored, inmem.OptRoundTripOnWrite(false), inmem.OptReturnASTValuesOnRead(true))
 
 	if s.Decision, err = s.prepare(ctx, DecisionRule); err != nil {
 		return nil, err
@@ -206,22 +212,74 @@ func evalOnce(ctx context.Context, c *ast.Compiler, store storage.Store, query s
 	return rs[0].Expressions[0].Value, nil
 }
 
-// loadData decodes every data file and merges it into one document.
+// loadData decodes every data file (in parallel: decoding is most of a
+// large build) and merges them, in file order, into one document.
 func loadData(files []File) (map[string]any, error) {
+	decoded := make([]map[string]any, len(files))
+	failed := make([]error, len(files))
+	parallel(len(files), func(i int) { decoded[i], failed[i] = decodeData(files[i]) })
 	doc := map[string]any{}
 	owners := map[string]string{}
 	var errs []error
-	for _, f := range files {
-		v, err := decodeData(f)
-		if err != nil {
-			errs = append(errs, err)
+	for i, f := range files {
+		if failed[i] != nil {
+			errs = append(errs, failed[i])
 			continue
 		}
-		if err := mergeData(doc, dataPath(f.Path), v, f.Path, owners); err != nil {
+		if err := mergeData(doc, dataPath(f.Path), decoded[i], f.Path, owners); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	return doc, errors.Join(errs...)
+}
+
+// parallel calls f(0..n-1) on up to GOMAXPROCS goroutines.
+func parallel(n int, f func(i int)) {
+	workers := min(runtime.GOMAXPROCS(0), n)
+	if workers <= 1 {
+		for i := range n {
+			f(i)
+		}
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for i := int(next.Add(1)) - 1; i < n; i = int(next.Add(1)) - 1 {
+				f(i)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// toAST converts the merged document to AST values for the store, each
+// account in parallel (the store would otherwise convert it all on one core).
+func toAST(doc map[string]any) (map[string]any, error) {
+	out := make(map[string]any, len(doc))
+	for k, v := range doc {
+		out[k] = v
+	}
+	accounts, ok := doc["accounts"].(map[string]any)
+	if !ok || len(accounts) < 2 {
+		return out, nil
+	}
+	ids := make([]string, 0, len(accounts))
+	for id := range accounts {
+		ids = append(ids, id)
+	}
+	terms := make([][2]*ast.Term, len(ids))
+	errs := make([]error, len(ids))
+	parallel(len(ids), func(i int) {
+		v, err := ast.InterfaceToValue(accounts[ids[i]])
+		terms[i], errs[i] = [2]*ast.Term{ast.StringTerm(ids[i]), ast.NewTerm(v)}, err
+	})
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	out["accounts"] = ast.NewObject(terms...)
+	return out, nil
 }
 
 // validateAccounts checks data.accounts against spec/data.md, with the
