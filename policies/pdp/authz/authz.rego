@@ -62,12 +62,14 @@ request_problem := first_problem if not request_ok
 
 request_ok if {
 	input.subject.type == "user"
-	has_subject_id
+	is_string(input.subject.id)
+	input.subject.id != ""
 	input.resource.type == action_type
-	has_resource_id
+	is_string(input.resource.id)
+	input.resource.id != ""
 	properties_ok
-	account_exists
-	is_user(subject_id)
+	is_string(data.accounts[account_id].owner)
+	is_object(data.accounts[account_id].users[input.subject.id])
 	workspace_ok
 }
 
@@ -80,9 +82,9 @@ workspace_ok if {
 }
 
 # has_workspace_standing: a workspace role, or the Account Owner's access.
-has_workspace_standing if is_account_owner
+has_workspace_standing if data.accounts[account_id].owner == input.subject.id
 
-has_workspace_standing if role
+has_workspace_standing if is_string(data.accounts[account_id].workspaces[workspace_id].members[input.subject.id])
 
 first_problem := "missing subject" if {
 	not input.subject
@@ -192,11 +194,13 @@ props := p if {
 # properties.account makes it undefined), else properties.account.
 account_id := input.resource.id if {
 	input.resource.type == "account"
-	nonempty_string(input.resource.id)
+	is_string(input.resource.id)
+	input.resource.id != ""
 	object.get(props, "account", input.resource.id) == input.resource.id
 } else := props.account if {
 	input.resource.type != "account"
-	nonempty_string(props.account)
+	is_string(props.account)
+	props.account != ""
 }
 
 is_user(id) if is_object(data.accounts[account_id].users[id])
@@ -206,11 +210,13 @@ is_account_owner if data.accounts[account_id].owner == subject_id
 # workspace_id: likewise, for workspace resources the resource id.
 workspace_id := input.resource.id if {
 	input.resource.type == "workspace"
-	nonempty_string(input.resource.id)
+	is_string(input.resource.id)
+	input.resource.id != ""
 	object.get(props, "workspace", input.resource.id) == input.resource.id
 } else := props.workspace if {
 	input.resource.type != "workspace"
-	nonempty_string(props.workspace)
+	is_string(props.workspace)
+	props.workspace != ""
 }
 
 # role: the subject's workspace role (undefined when they hold none).
