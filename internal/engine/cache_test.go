@@ -207,3 +207,20 @@ func fuzzRequest(props, id string) (Request, bool) {
 	return Request{Subject: Entity{Type: "user", ID: id}, Action: "view",
 		Resource: Entity{Type: "doc", ID: id + "!", Properties: p}}, true
 }
+
+// A request whose input is larger than maxCachedKey is decided but never
+// cached, so large requests cannot fill memory through the cache.
+func TestLargeInputsAreNotCached(t *testing.T) {
+	e := New(time.Second, 100)
+	e.Swap(snapshotOf(t, ownerPolicy))
+	req := ownerRequest("bob", "bob")
+	req.Resource.Properties["blob"] = strings.Repeat("x", maxCachedKey)
+	for range 2 {
+		if d, _, _ := e.Evaluate(context.Background(), req); d.Cached || !d.Allow {
+			t.Fatalf("%+v; want an uncached allow", d)
+		}
+	}
+	if st := e.CacheStats(); st.Entries != 0 {
+		t.Fatalf("%d entries after two large requests", st.Entries)
+	}
+}

@@ -318,6 +318,12 @@ func (e *Engine) Data(ctx context.Context, ref ast.Ref, input ast.Value, opts ..
 	return rs[0].Expressions[0].Value, true, s, nil
 }
 
+// maxCachedKey is the largest key (the encoded input, in bytes) whose
+// decision is cached: it bounds the cache's memory to about
+// capacity × maxCachedKey however large requests are (typical keys are a
+// few hundred bytes).
+const maxCachedKey = 2048
+
 // decide answers from the snapshot's decision cache, or evaluates the
 // decision rule and caches a verdict the policy gave (never a failure).
 func (e *Engine) decide(ctx context.Context, l *loaded, req Request) Decision {
@@ -330,8 +336,10 @@ func (e *Engine) decide(ctx context.Context, l *loaded, req Request) Decision {
 	buf := keyBufs.Get().(*[]byte)
 	defer keyBufs.Put(buf)
 	key, ok := appendKey((*buf)[:0], &req)
-	*buf = key
-	if !ok {
+	if cap(key) <= maxCachedKey {
+		*buf = key // keep the grown buffer for the next key, unless it is huge
+	}
+	if !ok || len(key) > maxCachedKey {
 		return e.evaluate(ctx, l.snap, req)
 	}
 	if d, hit := l.cache.Get(key); hit {
