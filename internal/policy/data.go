@@ -8,6 +8,7 @@ import (
 	"path"
 	"strings"
 
+	"github.com/open-policy-agent/opa/v1/ast"
 	"sigs.k8s.io/yaml"
 )
 
@@ -29,9 +30,11 @@ func dataPath(file string) []string {
 	return keys
 }
 
-// decodeData parses one JSON or YAML data file into plain Go values (numbers
-// as json.Number). The top level must be an object.
-func decodeData(f File) (map[string]any, error) {
+// decodeData parses one JSON or YAML data file into an AST object (numbers
+// kept as written, as json.Number does). The top level must be an object.
+// dec is the calling goroutine's decoder; anything its fast path declines
+// goes through encoding/json, which also words every syntax error.
+func decodeData(dec *astDecoder, f File) (ast.Object, error) {
 	raw := f.Raw
 	if ext := path.Ext(f.Path); ext == ".yaml" || ext == ".yml" {
 		j, err := yaml.YAMLToJSON(raw)
@@ -40,20 +43,34 @@ func decodeData(f File) (map[string]any, error) {
 		}
 		raw = j
 	}
+	if v, ok := dec.decode(raw); ok {
+		if obj, ok := v.(ast.Object); ok {
+			return obj, nil
+		}
+	}
+	return decodeDataSlow(f.Path, raw)
+}
+
+// decodeDataSlow is decodeData through encoding/json and
+// ast.InterfaceToValue.
+func decodeDataSlow(file string, raw []byte) (ast.Object, error) {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	var v any
 	if err := dec.Decode(&v); err != nil {
-		return nil, fmt.Errorf("%s: %s", f.Path, jsonError(raw, err))
+		return nil, fmt.Errorf("%s: %s", file, jsonError(raw, err))
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return nil, fmt.Errorf("%s: unexpected content after the JSON document", f.Path)
+		return nil, fmt.Errorf("%s: unexpected content after the JSON document", file)
 	}
-	obj, ok := v.(map[string]any)
-	if !ok {
-		return nil, fmt.Errorf("%s: top level must be an object, got %s", f.Path, typeName(v))
+	if _, ok := v.(map[string]any); !ok {
+		return nil, fmt.Errorf("%s: top level must be an object, got %s", file, typeName(v))
 	}
-	return obj, nil
+	val, err := ast.InterfaceToValue(v)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", file, err)
+	}
+	return val.(ast.Object), nil
 }
 
 // jsonError adds the line and column to a JSON syntax error.
@@ -80,48 +97,85 @@ func jsonError(raw []byte, err error) string {
 	return fmt.Sprintf("line %d, column %d: %v", line, col, err)
 }
 
+// tree is the data document while files are merged into it: the folders
+// of their paths and the top-level keys of every file are tree nodes, all
+// below is AST as decoded. A *ast.Term holding an object becomes a tree
+// node only when a second file merges into it.
+type tree map[string]any // values: tree or *ast.Term
+
 // mergeData places doc at keys below root. Objects merge key by key; any
 // other collision is an error naming both files.
-func mergeData(root map[string]any, keys []string, doc map[string]any, file string, owners map[string]string) error {
+func mergeData(root tree, keys []string, doc ast.Object, file string, owners map[string]string) error {
 	node := root
 	for i, k := range keys {
 		next, exists := node[k]
 		if !exists {
-			m := map[string]any{}
+			m := tree{}
 			node[k] = m
 			node = m
 			owners[strings.Join(keys[:i+1], ".")] = file
 			continue
 		}
-		m, ok := next.(map[string]any)
+		m, ok := asTree(next)
 		if !ok {
 			return fmt.Errorf("%s: data.%s is already set to a non-object by %s", file, strings.Join(keys[:i+1], "."), owners[strings.Join(keys[:i+1], ".")])
 		}
+		node[k] = m
 		node = m
 	}
 	return mergeObjects(node, doc, keys, file, owners)
 }
 
-func mergeObjects(dst, src map[string]any, at []string, file string, owners map[string]string) error {
-	for k, v := range src {
+func mergeObjects(dst tree, src ast.Object, at []string, file string, owners map[string]string) error {
+	return src.Iter(func(kt, v *ast.Term) error {
+		k := string(kt.Value.(ast.String))
 		p := append(append([]string{}, at...), k)
 		key := strings.Join(p, ".")
 		old, exists := dst[k]
 		if !exists {
 			dst[k] = v
 			owners[key] = file
-			continue
+			return nil
 		}
-		om, ok1 := old.(map[string]any)
-		nm, ok2 := v.(map[string]any)
+		om, ok1 := asTree(old)
+		nm, ok2 := v.Value.(ast.Object)
 		if !ok1 || !ok2 {
 			return fmt.Errorf("%s: data.%s is also set by %s", file, key, owners[key])
 		}
-		if err := mergeObjects(om, nm, p, file, owners); err != nil {
-			return err
+		dst[k] = om
+		return mergeObjects(om, nm, p, file, owners)
+	})
+}
+
+// asTree returns v as a tree node, turning an AST object into one.
+func asTree(v any) (tree, bool) {
+	switch v := v.(type) {
+	case tree:
+		return v, true
+	case *ast.Term:
+		obj, ok := v.Value.(ast.Object)
+		if !ok {
+			return nil, false
+		}
+		t := make(tree, obj.Len())
+		obj.Foreach(func(k, v *ast.Term) { t[string(k.Value.(ast.String))] = v })
+		return t, true
+	}
+	return nil, false
+}
+
+// object turns the tree into the AST object it stands for.
+func (t tree) object() ast.Object {
+	items := make([][2]*ast.Term, 0, len(t))
+	for k, v := range t {
+		switch v := v.(type) {
+		case tree:
+			items = append(items, [2]*ast.Term{ast.StringTerm(k), ast.NewTerm(v.object())})
+		case *ast.Term:
+			items = append(items, [2]*ast.Term{ast.StringTerm(k), v})
 		}
 	}
-	return nil
+	return ast.NewObject(items...)
 }
 
 func typeName(v any) string {

@@ -144,16 +144,17 @@ func BuildFiles(ctx context.Context, policyFiles, dataFiles []File) (*Snapshot, 
 		return nil, err
 	}
 	s.DataFiles = Paths(dataFiles)
-	empty := inmem.NewWithOpts(inmem.OptRoundTripOnWrite(false))
-	if err := validateAccounts(ctx, compiler, empty, doc, dataFiles); err != nil {
-		return nil, err
+	accounts := doc.Get(ast.InternedTerm("accounts"))
+	if accounts != nil {
+		empty := inmem.NewWithOpts(inmem.OptRoundTripOnWrite(false))
+		if err := validateAccounts(ctx, compiler, empty, accounts.Value, dataFiles); err != nil {
+			return nil, err
+		}
+		s.Stats = countStats(accounts.Value)
 	}
-	s.Stats = countStats(doc["accounts"])
-	stored, err := toAST(doc)
-	if err != nil {
-		return nil, err
-	}
-	s.Store = inmem.NewFromObjectWithOpts(stored, inmem.OptRoundTripOnWrite(false), inmem.OptReturnASTValuesOnRead(true))
+	// The store takes doc as it is: AST values, read by evaluation without
+	// conversion, and nobody else holds a reference to them.
+	s.Store = inmem.NewFromASTObject(doc)
 
 	if s.Decision, err = s.prepare(ctx, DecisionRule); err != nil {
 		return nil, err
@@ -214,11 +215,13 @@ func evalOnce(ctx context.Context, c *ast.Compiler, store storage.Store, query s
 
 // loadData decodes every data file (in parallel: decoding is most of a
 // large build) and merges them, in file order, into one document.
-func loadData(files []File) (map[string]any, error) {
-	decoded := make([]map[string]any, len(files))
+func loadData(files []File) (ast.Object, error) {
+	decoded := make([]ast.Object, len(files))
 	failed := make([]error, len(files))
-	parallel(len(files), func(i int) { decoded[i], failed[i] = decodeData(files[i]) })
-	doc := map[string]any{}
+	parallelWith(len(files), newASTDecoder, func(dec *astDecoder, i int) {
+		decoded[i], failed[i] = decodeData(dec, files[i])
+	})
+	doc := tree{}
 	owners := map[string]string{}
 	var errs []error
 	for i, f := range files {
@@ -230,15 +233,20 @@ func loadData(files []File) (map[string]any, error) {
 			errs = append(errs, err)
 		}
 	}
-	return doc, errors.Join(errs...)
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return doc.object(), nil
 }
 
-// parallel calls f(0..n-1) on up to GOMAXPROCS goroutines.
-func parallel(n int, f func(i int)) {
+// parallelWith calls f(state, 0..n-1) on up to GOMAXPROCS goroutines, each
+// with its own state from newState.
+func parallelWith[S any](n int, newState func() S, f func(state S, i int)) {
 	workers := min(runtime.GOMAXPROCS(0), n)
 	if workers <= 1 {
+		state := newState()
 		for i := range n {
-			f(i)
+			f(state, i)
 		}
 		return
 	}
@@ -246,49 +254,18 @@ func parallel(n int, f func(i int)) {
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Go(func() {
+			state := newState()
 			for i := int(next.Add(1)) - 1; i < n; i = int(next.Add(1)) - 1 {
-				f(i)
+				f(state, i)
 			}
 		})
 	}
 	wg.Wait()
 }
 
-// toAST converts the merged document to AST values for the store, each
-// account in parallel (the store would otherwise convert it all on one core).
-func toAST(doc map[string]any) (map[string]any, error) {
-	out := make(map[string]any, len(doc))
-	for k, v := range doc {
-		out[k] = v
-	}
-	accounts, ok := doc["accounts"].(map[string]any)
-	if !ok || len(accounts) < 2 {
-		return out, nil
-	}
-	ids := make([]string, 0, len(accounts))
-	for id := range accounts {
-		ids = append(ids, id)
-	}
-	terms := make([][2]*ast.Term, len(ids))
-	errs := make([]error, len(ids))
-	parallel(len(ids), func(i int) {
-		v, err := ast.InterfaceToValue(accounts[ids[i]])
-		terms[i], errs[i] = [2]*ast.Term{ast.StringTerm(ids[i]), ast.NewTerm(v)}, err
-	})
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
-	}
-	out["accounts"] = ast.NewObject(terms...)
-	return out, nil
-}
-
 // validateAccounts checks data.accounts against spec/data.md, with the
 // permission catalogue read from the policy (the matrix lives only in Rego).
-func validateAccounts(ctx context.Context, c *ast.Compiler, empty storage.Store, doc map[string]any, files []File) error {
-	accounts, ok := doc["accounts"]
-	if !ok {
-		return nil
-	}
+func validateAccounts(ctx context.Context, c *ast.Compiler, empty storage.Store, accounts ast.Value, files []File) error {
 	var cat roledata.Catalogue
 	for _, r := range []struct {
 		rule string
@@ -314,31 +291,59 @@ func validateAccounts(ctx context.Context, c *ast.Compiler, empty storage.Store,
 			(*r.dst)[id] = true
 		}
 	}
-	fileOf := func(account string) string {
-		for _, f := range files {
-			keys := dataPath(f.Path)
-			if len(keys) >= 1 && keys[0] == "accounts" && (len(keys) == 1 || keys[1] == account) {
-				return f.Path
+	// An account's file is the first, in file order, placed at data.accounts
+	// or at or below data.accounts.<id>.
+	whole := -1 // first file placed at data.accounts itself
+	first := map[string]int{}
+	for i, f := range files {
+		keys := dataPath(f.Path)
+		switch {
+		case len(keys) == 0 || keys[0] != "accounts":
+		case len(keys) == 1:
+			if whole < 0 {
+				whole = i
+			}
+		default:
+			if _, ok := first[keys[1]]; !ok {
+				first[keys[1]] = i
 			}
 		}
-		return "accounts"
 	}
-	return roledata.Validate(accounts, fileOf, cat)
+	fileOf := func(account string) string {
+		i, ok := first[account]
+		if !ok || (whole >= 0 && whole < i) {
+			i = whole
+		}
+		if i < 0 {
+			return "accounts"
+		}
+		return files[i].Path
+	}
+	return roledata.ValidateValue(accounts, fileOf, cat)
 }
 
-func countStats(accounts any) Stats {
+func countStats(accounts ast.Value) Stats {
 	var st Stats
-	m, _ := accounts.(map[string]any)
-	for _, a := range m {
-		acct, _ := a.(map[string]any)
-		st.Accounts++
-		users, _ := acct["users"].(map[string]any)
-		ws, _ := acct["workspaces"].(map[string]any)
-		rg, _ := acct["role_groups"].(map[string]any)
-		st.Users += len(users)
-		st.Workspaces += len(ws)
-		st.RoleGroups += len(rg)
+	m, _ := accounts.(ast.Object)
+	if m == nil {
+		return st
 	}
+	size := func(obj ast.Object, key string) int {
+		if v := obj.Get(ast.InternedTerm(key)); v != nil {
+			if o, ok := v.Value.(ast.Object); ok {
+				return o.Len()
+			}
+		}
+		return 0
+	}
+	m.Foreach(func(_, a *ast.Term) {
+		st.Accounts++
+		if acct, ok := a.Value.(ast.Object); ok {
+			st.Users += size(acct, "users")
+			st.Workspaces += size(acct, "workspaces")
+			st.RoleGroups += size(acct, "role_groups")
+		}
+	})
 	return st
 }
 

@@ -1,10 +1,11 @@
 package roledata
 
 import (
-	"encoding/json"
 	"fmt"
 	"slices"
 	"unicode/utf8"
+
+	"github.com/open-policy-agent/opa/v1/ast"
 )
 
 // MaxUserIDBytes is the longest user id data.md allows.
@@ -20,20 +21,31 @@ const ownerWord = "owner"
 // file an account came from, used in messages. It returns nil or an *Error
 // with every problem found.
 func Validate(accounts any, fileOf func(accountID string) string, cat Catalogue) error {
+	v, err := ast.InterfaceToValue(accounts)
+	if err != nil {
+		return &Error{Problems: []Problem{{File: "accounts", Path: "accounts", Message: err.Error()}}}
+	}
+	return ValidateValue(v, fileOf, cat)
+}
+
+// ValidateValue is Validate on the accounts document as an AST value, the
+// form the snapshot's store holds (null means no accounts: valid).
+func ValidateValue(accounts ast.Value, fileOf func(accountID string) string, cat Catalogue) error {
 	if fileOf == nil {
 		fileOf = func(id string) string { return "accounts/" + id + ".json" }
 	}
 	var problems []Problem
 	switch all := accounts.(type) {
-	case nil:
-	case map[string]any:
-		for _, id := range sortedKeys(all) {
+	case nil, ast.Null:
+	case ast.Object:
+		all.Foreach(func(k, v *ast.Term) {
+			id := keyString(k)
 			c := &accountChecker{file: fileOf(id), cat: cat, problems: &problems}
 			if id == "" {
 				c.report("", "account id must not be empty")
 			}
-			c.checkAccount(all[id])
-		}
+			c.checkAccount(v.Value)
+		})
 	default:
 		problems = append(problems, Problem{
 			File: "accounts", Path: "accounts",
@@ -50,6 +62,8 @@ func Validate(accounts any, fileOf func(accountID string) string, cat Catalogue)
 // accountChecker checks one account object. users and customRoles are the
 // account's ids, nil when that field is itself broken, so that a broken
 // field is reported once rather than as an unknown id at every reference.
+// Paths are built only when a problem is reported: valid data, the common
+// case, then costs no string building.
 type accountChecker struct {
 	file        string
 	cat         Catalogue
@@ -62,32 +76,40 @@ func (c *accountChecker) report(path, format string, args ...any) {
 	*c.problems = append(*c.problems, Problem{File: c.file, Path: path, Message: fmt.Sprintf(format, args...)})
 }
 
-func (c *accountChecker) checkAccount(v any) {
+// get returns obj's field key, or nil.
+func get(obj ast.Object, key string) ast.Value {
+	if t := obj.Get(ast.InternedTerm(key)); t != nil {
+		return t.Value
+	}
+	return nil
+}
+
+func (c *accountChecker) checkAccount(v ast.Value) {
 	acct, ok := c.object("", v)
 	if !ok {
 		return
 	}
 	c.fields("", acct, []string{"owner", "users"}, "name", "workspaces", "custom_roles", "role_groups")
 	c.optionalString("", acct, "name")
-	if users, ok := acct["users"]; ok {
+	if users := get(acct, "users"); users != nil {
 		c.users = c.checkUsers(users)
 	}
 	c.customRoles = map[string]bool{}
-	if roles, ok := acct["custom_roles"]; ok {
+	if roles := get(acct, "custom_roles"); roles != nil {
 		c.customRoles = c.checkCustomRoles(roles)
 	}
-	if owner, ok := acct["owner"]; ok {
+	if owner := get(acct, "owner"); owner != nil {
 		c.checkOwner(owner)
 	}
-	if ws, ok := acct["workspaces"]; ok {
+	if ws := get(acct, "workspaces"); ws != nil {
 		c.checkWorkspaces(ws)
 	}
-	if groups, ok := acct["role_groups"]; ok {
+	if groups := get(acct, "role_groups"); groups != nil {
 		c.checkRoleGroups(groups)
 	}
 }
 
-func (c *accountChecker) checkOwner(v any) {
+func (c *accountChecker) checkOwner(v ast.Value) {
 	owner, ok := c.str("owner", v)
 	switch {
 	case !ok:
@@ -99,13 +121,14 @@ func (c *accountChecker) checkOwner(v any) {
 }
 
 // checkUsers returns the account's user ids, or nil when users is not an object.
-func (c *accountChecker) checkUsers(v any) map[string]bool {
+func (c *accountChecker) checkUsers(v ast.Value) map[string]bool {
 	users, ok := c.object("users", v)
 	if !ok {
 		return nil
 	}
-	ids := make(map[string]bool, len(users))
-	for _, id := range sortedKeys(users) {
+	ids := make(map[string]bool, users.Len())
+	users.Foreach(func(k, v *ast.Term) {
+		id := keyString(k)
 		ids[id] = true
 		switch {
 		case id == "":
@@ -114,70 +137,81 @@ func (c *accountChecker) checkUsers(v any) map[string]bool {
 			c.report("users", "user id %q is %d bytes, more than the %d allowed", shorten(id), len(id), MaxUserIDBytes)
 		}
 		// Display fields are allowed and ignored, so only the shape is checked.
-		c.object(field("users", id), users[id])
-	}
+		if _, ok := v.Value.(ast.Object); !ok {
+			c.mismatch(field("users", id), "an object", v.Value)
+		}
+	})
 	return ids
 }
 
 // checkUser reports id at path when it is not a user of the account (unless
 // users is itself broken, which is reported once where it is).
 func (c *accountChecker) checkUser(path, id string) {
-	if c.users != nil && !c.users[id] {
+	if !c.knownUser(id) {
 		c.report(path, "unknown user %q", id)
 	}
 }
 
-func (c *accountChecker) checkWorkspaces(v any) {
+func (c *accountChecker) knownUser(id string) bool {
+	return c.users == nil || c.users[id]
+}
+
+func (c *accountChecker) checkWorkspaces(v ast.Value) {
 	workspaces, ok := c.object("workspaces", v)
 	if !ok {
 		return
 	}
-	for _, id := range sortedKeys(workspaces) {
-		path := field("workspaces", id)
-		ws, ok := c.object(path, workspaces[id])
+	workspaces.Foreach(func(k, v *ast.Term) {
+		path := field("workspaces", keyString(k))
+		ws, ok := c.object(path, v.Value)
 		if !ok {
-			continue
+			return
 		}
 		c.fields(path, ws, nil, "name", "members")
 		c.optionalString(path, ws, "name")
-		if members, ok := ws["members"]; ok {
+		if members := get(ws, "members"); members != nil {
 			c.checkMembers(field(path, "members"), members)
 		}
-	}
+	})
 }
 
 // checkMembers checks a workspace's user → workspace role object.
-func (c *accountChecker) checkMembers(path string, v any) {
+func (c *accountChecker) checkMembers(path string, v ast.Value) {
 	members, ok := c.object(path, v)
 	if !ok {
 		return
 	}
-	for _, user := range sortedKeys(members) {
-		memberPath := field(path, user)
-		c.checkUser(memberPath, user)
-		role, ok := c.str(memberPath, members[user])
+	members.Foreach(func(k, v *ast.Term) {
+		user := keyString(k)
+		if !c.knownUser(user) {
+			c.report(field(path, user), "unknown user %q", user)
+		}
+		r, ok := v.Value.(ast.String)
+		role := string(r)
 		switch {
 		case !ok:
+			c.mismatch(field(path, user), "a string", v.Value)
 		case role == ownerWord:
-			c.report(memberPath, "%q is not a workspace role (the account owner is set by the account's \"owner\" field)", ownerWord)
+			c.report(field(path, user), "%q is not a workspace role (the account owner is set by the account's \"owner\" field)", ownerWord)
 		case c.cat.BuiltinRoles[role] || c.customRoles[role]:
 		case c.customRoles == nil:
 			// custom_roles is broken and reported there; the role cannot be judged.
 		default:
-			c.report(memberPath, "unknown role %q", role)
+			c.report(field(path, user), "unknown role %q", role)
 		}
-	}
+	})
 }
 
 // checkCustomRoles returns the account's custom role ids, or nil when
 // custom_roles is not an object.
-func (c *accountChecker) checkCustomRoles(v any) map[string]bool {
+func (c *accountChecker) checkCustomRoles(v ast.Value) map[string]bool {
 	roles, ok := c.object("custom_roles", v)
 	if !ok {
 		return nil
 	}
-	ids := make(map[string]bool, len(roles))
-	for _, id := range sortedKeys(roles) {
+	ids := make(map[string]bool, roles.Len())
+	roles.Foreach(func(k, v *ast.Term) {
+		id := keyString(k)
 		ids[id] = true
 		path := field("custom_roles", id)
 		switch {
@@ -186,68 +220,68 @@ func (c *accountChecker) checkCustomRoles(v any) map[string]bool {
 		case c.cat.BuiltinRoles[id]:
 			c.report(path, "custom role may not use the built-in role name %q", id)
 		}
-		role, ok := c.object(path, roles[id])
+		role, ok := c.object(path, v.Value)
 		if !ok {
-			continue
+			return
 		}
 		c.fields(path, role, []string{"permissions"}, "name")
 		c.optionalString(path, role, "name")
-		if perms, ok := role["permissions"]; ok {
-			c.checkIDList(field(path, "permissions"), perms, "permission", func(p string) bool {
+		if perms := get(role, "permissions"); perms != nil {
+			c.checkIDList(path, "permissions", perms, "permission", func(p string) bool {
 				return c.cat.WorkspacePermissions[p]
 			}, "unknown permission %q")
 		}
-	}
+	})
 	return ids
 }
 
-func (c *accountChecker) checkRoleGroups(v any) {
+func (c *accountChecker) checkRoleGroups(v ast.Value) {
 	groups, ok := c.object("role_groups", v)
 	if !ok {
 		return
 	}
-	for _, id := range sortedKeys(groups) {
-		path := field("role_groups", id)
-		group, ok := c.object(path, groups[id])
+	groups.Foreach(func(k, v *ast.Term) {
+		path := field("role_groups", keyString(k))
+		group, ok := c.object(path, v.Value)
 		if !ok {
-			continue
+			return
 		}
 		c.fields(path, group, []string{"permissions", "members"}, "name")
 		c.optionalString(path, group, "name")
-		if perms, ok := group["permissions"]; ok {
-			c.checkIDList(field(path, "permissions"), perms, "permission", func(p string) bool {
+		if perms := get(group, "permissions"); perms != nil {
+			c.checkIDList(path, "permissions", perms, "permission", func(p string) bool {
 				return c.cat.AccountPermissions[p]
 			}, "unknown permission %q")
 		}
-		if members, ok := group["members"]; ok {
-			c.checkIDList(field(path, "members"), members, "member", func(u string) bool {
-				return c.users == nil || c.users[u]
-			}, "unknown user %q")
+		if members := get(group, "members"); members != nil {
+			c.checkIDList(path, "members", members, "member", c.knownUser, "unknown user %q")
 		}
-	}
+	})
 }
 
-// checkIDList checks an array of distinct string ids, each accepted by known
-// (else reported with unknownFormat). what names an element in the duplicate
-// message.
-func (c *accountChecker) checkIDList(path string, v any, what string, known func(string) bool, unknownFormat string) {
-	list, ok := v.([]any)
+// checkIDList checks the array of distinct string ids at parent.key, each
+// accepted by known (else reported with unknownFormat). what names an
+// element in the duplicate message.
+func (c *accountChecker) checkIDList(parent, key string, v ast.Value, what string, known func(string) bool, unknownFormat string) {
+	list, ok := v.(*ast.Array)
 	if !ok {
-		c.mismatch(path, "an array", v)
+		c.mismatch(field(parent, key), "an array", v)
 		return
 	}
-	seen := make(map[string]bool, len(list))
-	for i, elem := range list {
-		elemPath := index(path, i)
-		id, ok := c.str(elemPath, elem)
+	seen := make(map[string]bool, list.Len())
+	for i := range list.Len() {
+		elem := list.Elem(i).Value
+		s, ok := elem.(ast.String)
+		id := string(s)
 		switch {
 		case !ok:
+			c.mismatch(index(field(parent, key), i), "a string", elem)
 		case seen[id]:
-			c.report(elemPath, "duplicate %s %q", what, id)
+			c.report(index(field(parent, key), i), "duplicate %s %q", what, id)
 		default:
 			seen[id] = true
 			if !known(id) {
-				c.report(elemPath, unknownFormat, id)
+				c.report(index(field(parent, key), i), unknownFormat, id)
 			}
 		}
 	}
@@ -255,73 +289,76 @@ func (c *accountChecker) checkIDList(path string, v any, what string, known func
 
 // fields reports required fields that obj lacks and fields it has that are
 // neither required nor optional (typos such as "workspace").
-func (c *accountChecker) fields(path string, obj map[string]any, required []string, optional ...string) {
+func (c *accountChecker) fields(path string, obj ast.Object, required []string, optional ...string) {
 	for _, name := range required {
-		if _, ok := obj[name]; !ok {
+		if get(obj, name) == nil {
 			c.report(path, "missing required field %q", name)
 		}
 	}
-	for _, name := range sortedKeys(obj) {
+	obj.Foreach(func(k, _ *ast.Term) {
+		name := keyString(k)
 		if !slices.Contains(required, name) && !slices.Contains(optional, name) {
 			c.report(path, "unknown field %q", name)
+		}
+	})
+}
+
+// optionalString checks that obj's field key, when present, is a string.
+func (c *accountChecker) optionalString(path string, obj ast.Object, key string) {
+	if v := get(obj, key); v != nil {
+		if _, ok := v.(ast.String); !ok {
+			c.mismatch(field(path, key), "a string", v)
 		}
 	}
 }
 
-// optionalString checks that obj's field key, when present, is a string.
-func (c *accountChecker) optionalString(path string, obj map[string]any, key string) {
-	if v, ok := obj[key]; ok {
-		c.str(field(path, key), v)
-	}
-}
-
-func (c *accountChecker) object(path string, v any) (map[string]any, bool) {
-	m, ok := v.(map[string]any)
+func (c *accountChecker) object(path string, v ast.Value) (ast.Object, bool) {
+	m, ok := v.(ast.Object)
 	if !ok {
 		c.mismatch(path, "an object", v)
 	}
 	return m, ok
 }
 
-func (c *accountChecker) str(path string, v any) (string, bool) {
-	s, ok := v.(string)
+func (c *accountChecker) str(path string, v ast.Value) (string, bool) {
+	s, ok := v.(ast.String)
 	if !ok {
 		c.mismatch(path, "a string", v)
 	}
-	return s, ok
+	return string(s), ok
 }
 
-func (c *accountChecker) mismatch(path, want string, got any) {
+func (c *accountChecker) mismatch(path, want string, got ast.Value) {
 	c.report(path, "must be %s, got %s", want, typeName(got))
 }
 
-// typeName names a decoded JSON value's type as JSON does.
-func typeName(v any) string {
+// typeName names a JSON value's type as JSON does.
+func typeName(v ast.Value) string {
 	switch v.(type) {
-	case nil:
+	case ast.Null:
 		return "null"
-	case map[string]any:
+	case ast.Object:
 		return "object"
-	case []any:
+	case *ast.Array:
 		return "array"
-	case string:
+	case ast.String:
 		return "string"
-	case bool:
+	case ast.Boolean:
 		return "boolean"
-	case json.Number, float64, float32, int, int64, int32, uint, uint64, uint32:
+	case ast.Number:
 		return "number"
 	default:
-		return fmt.Sprintf("%T", v)
+		return ast.ValueName(v)
 	}
 }
 
-func sortedKeys(m map[string]any) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
+// keyString is an object key as a string. Keys of data decoded from JSON
+// are strings; anything else is shown as Rego would.
+func keyString(k *ast.Term) string {
+	if s, ok := k.Value.(ast.String); ok {
+		return string(s)
 	}
-	slices.Sort(keys)
-	return keys
+	return k.Value.String()
 }
 
 // shorten keeps an over-long id readable in a message.
