@@ -400,6 +400,7 @@ func cacheState(st engine.CacheStats) map[string]any {
 	out := map[string]any{"enabled": st.Enabled, "hits": st.Hits, "misses": st.Misses}
 	if st.Enabled {
 		out["entries"], out["capacity"] = st.Entries, st.Capacity
+		out["route_entries"], out["route_hits"] = st.RouteEntries, st.RouteHits
 	} else {
 		out["disabled"] = st.Disabled
 	}

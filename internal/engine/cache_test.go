@@ -224,3 +224,63 @@ func TestLargeInputsAreNotCached(t *testing.T) {
 		t.Fatalf("%d entries after two large requests", st.Entries)
 	}
 }
+
+const routesPolicy = `package pdp.routes
+
+route := {"action": "view", "resource": {"type": "doc", "id": id, "properties": {"owner": input.headers["x-pdp-owner"]}}} if {
+	input.method == "GET"
+	parts := split(input.path, "/")
+	count(parts) == 3
+	parts[1] == "docs"
+	id := parts[2]
+}
+`
+
+// Route table answers are cached per method, path and X-Pdp-* headers;
+// the user is not part of the route, so each user still gets their own
+// decision.
+func TestRouteCache(t *testing.T) {
+	s, err := policy.BuildFiles(context.Background(), []policy.File{
+		{Path: "p.rego", Raw: []byte(ownerPolicy)}, {Path: "routes.rego", Raw: []byte(routesPolicy)},
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := New(time.Second, 100)
+	e.Swap(s)
+	ctx := context.Background()
+	ask := func(user, owner string) Decision {
+		t.Helper()
+		d, req, _, err := e.ForwardAuth(ctx, HTTPRequest{Method: "GET", Path: "/docs/d1", User: user, Headers: map[string]string{"x-pdp-owner": owner}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if req.Subject.ID != user || req.Resource.ID != "d1" || req.Resource.Properties["owner"] != owner {
+			t.Fatalf("routed to %+v", req)
+		}
+		return d
+	}
+	if !ask("bob", "bob").Allow {
+		t.Fatal("bob denied his own document")
+	}
+	if ask("eve", "bob").Allow {
+		t.Fatal("eve allowed bob's document: the route cache leaked the user")
+	}
+	if !ask("eve", "eve").Allow {
+		t.Fatal("eve denied her own document: the route cache ignored the header")
+	}
+	st := e.CacheStats()
+	if st.RouteHits != 1 || st.RouteEntries != 2 {
+		t.Fatalf("route hits %d, entries %d; want 1 and 2", st.RouteHits, st.RouteEntries)
+	}
+	// No route is cached too, and stays a deny.
+	for range 2 {
+		d, _, _, err := e.ForwardAuth(ctx, HTTPRequest{Method: "POST", Path: "/docs/d1", User: "bob"})
+		if err != nil || d.Allow {
+			t.Fatalf("POST: %+v %v", d, err)
+		}
+	}
+	if st := e.CacheStats(); st.RouteHits != 2 {
+		t.Fatalf("route hits %d after a repeated unrouted request, want 2", st.RouteHits)
+	}
+}

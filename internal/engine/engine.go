@@ -73,13 +73,15 @@ type Engine struct {
 	cacheSize int
 	hits      atomic.Uint64 // over every snapshot, for counters that never go down
 	misses    atomic.Uint64
+	routeHits atomic.Uint64 // forward-auth route table answers from the route cache
 }
 
 // loaded is a snapshot and the decision cache that lives and dies with it,
 // so a cached decision is always one of the snapshot that serves.
 type loaded struct {
-	snap  *policy.Snapshot
-	cache *decisioncache.Cache[Decision] // nil: caching off
+	snap   *policy.Snapshot
+	cache  *decisioncache.Cache[Decision] // nil: caching off
+	routes *decisioncache.Cache[routed]   // forward-auth route table answers; nil: off
 }
 
 // New returns an engine with no snapshot; decisions fail with ErrNotReady
@@ -96,6 +98,9 @@ func (e *Engine) Swap(s *policy.Snapshot) *policy.Snapshot {
 	l := &loaded{snap: s}
 	if len(s.Nondeterministic) == 0 {
 		l.cache = decisioncache.New[Decision](e.cacheSize)
+		if s.Routes != nil {
+			l.routes = decisioncache.New[routed](min(e.cacheSize, maxCachedRoutes))
+		}
 	}
 	if old := e.cur.Swap(l); old != nil {
 		return old.snap
@@ -120,11 +125,15 @@ type CacheStats struct {
 	Hits, Misses uint64
 	// Entries and Capacity are the current snapshot's cache.
 	Entries, Capacity int
+	// RouteHits counts forward-auth route table answers from the route
+	// cache since start; RouteEntries is the current snapshot's count.
+	RouteHits    uint64
+	RouteEntries int
 }
 
 // CacheStats reads the decision cache's state.
 func (e *Engine) CacheStats() CacheStats {
-	st := CacheStats{Hits: e.hits.Load(), Misses: e.misses.Load()}
+	st := CacheStats{Hits: e.hits.Load(), Misses: e.misses.Load(), RouteHits: e.routeHits.Load()}
 	l := e.cur.Load()
 	switch {
 	case e.cacheSize <= 0:
@@ -137,6 +146,7 @@ func (e *Engine) CacheStats() CacheStats {
 		st.Enabled = true
 		cs := l.cache.Stats()
 		st.Entries, st.Capacity = cs.Entries, cs.Capacity
+		st.RouteEntries = l.routes.Stats().Entries
 	}
 	return st
 }
@@ -323,6 +333,10 @@ func (e *Engine) Data(ctx context.Context, ref ast.Ref, input ast.Value, opts ..
 // capacity × maxCachedKey however large requests are (typical keys are a
 // few hundred bytes).
 const maxCachedKey = 2048
+
+// maxCachedRoutes bounds the route cache: distinct paths (resource ids)
+// are many, but a route answer is cheap to keep and dear to compute.
+const maxCachedRoutes = 10000
 
 // decide answers from the snapshot's decision cache, or evaluates the
 // decision rule and caches a verdict the policy gave (never a failure).

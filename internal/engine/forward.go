@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
@@ -15,7 +16,7 @@ type HTTPRequest struct {
 	Method  string
 	Path    string            // canonical, without query
 	User    string            // the caller's identity
-	Headers map[string]string // lower-case names, first values
+	Headers map[string]string // the X-Pdp-* headers: lower-case names, first values
 }
 
 // ForwardAuth maps r to an action and resource with the policy's route
@@ -32,10 +33,11 @@ func (e *Engine) ForwardAuth(ctx context.Context, r HTTPRequest) (Decision, Requ
 	if s.Routes == nil {
 		return Decision{}, Request{}, s, &EvalError{Code: CodeEvaluation, Message: "the policies define no " + policy.RoutesRule + " route table"}
 	}
-	req, found, err := e.route(ctx, s, r)
+	req, found, err := e.routeCached(ctx, l, r)
 	if err != nil {
 		return Decision{}, Request{}, s, err
 	}
+	req.Subject = Entity{Type: "user", ID: r.User}
 	if !found {
 		return Decision{Reasons: []string{fmt.Sprintf("no route matches %s %s", r.Method, r.Path)}}, req, s, nil
 	}
@@ -44,6 +46,49 @@ func (e *Engine) ForwardAuth(ctx context.Context, r HTTPRequest) (Decision, Requ
 		return d, req, s, d.Err
 	}
 	return d, req, s, nil
+}
+
+// routed is a route table answer: the action and resource (no subject: the
+// route table does not see who asks), or no route.
+type routed struct {
+	req   Request
+	found bool
+}
+
+// routeCached asks the route table, through the snapshot's route cache
+// (keyed by method, path and the X-Pdp-* headers: all the route table
+// sees). Failures are not cached. The Request returned shares its
+// properties with the cache: read them, never modify them.
+func (e *Engine) routeCached(ctx context.Context, l *loaded, r HTTPRequest) (Request, bool, error) {
+	if l.routes == nil {
+		return e.route(ctx, l.snap, r)
+	}
+	buf := keyBufs.Get().(*[]byte)
+	defer keyBufs.Put(buf)
+	key := appendStr(appendStr((*buf)[:0], r.Method), r.Path)
+	names := make([]string, 0, len(r.Headers))
+	for k := range r.Headers {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	for _, k := range names {
+		key = appendStr(appendStr(key, k), r.Headers[k])
+	}
+	if cap(key) <= maxCachedKey {
+		*buf = key
+	}
+	if len(key) > maxCachedKey {
+		return e.route(ctx, l.snap, r)
+	}
+	if hit, ok := l.routes.Get(key); ok {
+		e.routeHits.Add(1)
+		return hit.req, hit.found, nil
+	}
+	req, found, err := e.route(ctx, l.snap, r)
+	if err == nil {
+		l.routes.Put(key, routed{req: req, found: found})
+	}
+	return req, found, err
 }
 
 func (e *Engine) route(ctx context.Context, s *policy.Snapshot, r HTTPRequest) (Request, bool, error) {
@@ -69,7 +114,6 @@ func (e *Engine) route(ctx context.Context, s *policy.Snapshot, r HTTPRequest) (
 	if err != nil {
 		return Request{}, false, &EvalError{Code: CodeInvalidResult, Message: policy.RoutesRule + ": " + err.Error()}
 	}
-	req.Subject = Entity{Type: "user", ID: r.User}
 	return req, true, nil
 }
 

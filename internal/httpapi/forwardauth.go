@@ -33,10 +33,12 @@ func (h *handlers) forwardAuth(c *gin.Context) {
 		h.forwardAnswer(c, http.StatusUnauthorized, "no identity: the "+h.userHeader+" header is missing")
 		return
 	}
-	headers := make(map[string]string, 8)
+	// The route table sees only the X-Pdp-* headers the app sets (never
+	// cookies or credentials), which also makes its answers cacheable.
+	headers := make(map[string]string, 4)
 	for k, v := range c.Request.Header {
-		if len(v) > 0 {
-			headers[strings.ToLower(k)] = v[0]
+		if lk := strings.ToLower(k); len(v) > 0 && strings.HasPrefix(lk, "x-pdp-") {
+			headers[lk] = v[0]
 		}
 	}
 	d, req, snap, err := h.engine.ForwardAuth(c.Request.Context(), engine.HTTPRequest{Method: method, Path: path, User: user, Headers: headers})
