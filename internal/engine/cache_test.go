@@ -140,18 +140,59 @@ func TestFailuresAreNotCached(t *testing.T) {
 }
 
 func TestNondeterministicPoliciesAreNotCached(t *testing.T) {
-	e := New(time.Second, 100)
-	e.Swap(snapshotOf(t, ownerPolicy+"\nlate if time.now_ns() > 0\n"))
-	req := ownerRequest("bob", "bob")
-	for range 2 {
-		if d, _, _ := e.Evaluate(context.Background(), req); d.Cached {
-			t.Fatal("a decision of a policy calling time.now_ns was cached")
+	for _, tc := range []struct{ extra, builtin string }{
+		{"late if time.now_ns() > 0", "time.now_ns"},
+		{"x := rand.intn(\"k\", 10)", "rand.intn"},
+		// a built-in named as a `with` replacement is used, not called
+		{"g(_, _) := 0\n\nlucky if g(\"k\", 2) == 1 with g as rand.intn", "rand.intn"},
+		// OPA does not flag it, but it verifies as of now
+		{"ok if crypto.x509.parse_and_verify_certificates(input.pem)[0]", "crypto.x509.parse_and_verify_certificates"},
+	} {
+		e := New(time.Second, 100)
+		e.Swap(snapshotOf(t, ownerPolicy+"\n"+tc.extra+"\n"))
+		req := ownerRequest("bob", "bob")
+		for range 2 {
+			if d, _, _ := e.Evaluate(context.Background(), req); d.Cached {
+				t.Fatalf("%s: a decision was cached", tc.builtin)
+			}
+		}
+		st := e.CacheStats()
+		if st.Enabled || !strings.Contains(st.Disabled, "p.rego:") || !strings.Contains(st.Disabled, tc.builtin) {
+			t.Fatalf("%s: stats = %+v; want disabled naming p.rego and %s", tc.builtin, st, tc.builtin)
 		}
 	}
-	st := e.CacheStats()
-	if st.Enabled || !strings.Contains(st.Disabled, "p.rego:") || !strings.Contains(st.Disabled, "time.now_ns") {
-		t.Fatalf("stats = %+v; want disabled naming p.rego and time.now_ns", st)
+}
+
+// A nested nil map is an empty object to OPA, not null: the keys must
+// follow what the policy sees. Absent properties differ from empty ones.
+func TestKeyFollowsTheInput(t *testing.T) {
+	var nilMap map[string]any
+	base := ownerRequest("bob", "bob")
+	pairs := []struct {
+		a, b Request
+		same bool
+	}{
+		{with(base, map[string]any{"x": nilMap}), with(base, map[string]any{"x": map[string]any{}}), true},
+		{with(base, map[string]any{"x": nilMap}), with(base, map[string]any{"x": nil}), false},
+		{with(base, nil), with(base, map[string]any{}), false},
 	}
+	for i, p := range pairs {
+		ka, okA := appendKey(nil, &p.a)
+		kb, okB := appendKey(nil, &p.b)
+		if !okA || !okB {
+			t.Fatalf("pair %d: not encodable", i)
+		}
+		ia, _ := p.a.input()
+		ib, _ := p.b.input()
+		if (string(ka) == string(kb)) != p.same || (ia.Compare(ib) == 0) != p.same {
+			t.Errorf("pair %d: same key %v, same input %v; want both %v", i, string(ka) == string(kb), ia.Compare(ib) == 0, p.same)
+		}
+	}
+}
+
+func with(r Request, props map[string]any) Request {
+	r.Resource.Properties = props
+	return r
 }
 
 func TestCacheOff(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -364,6 +365,7 @@ func (e *Engine) decide(ctx context.Context, l *loaded, req Request) Decision {
 	e.misses.Add(1)
 	d := e.evaluate(ctx, l.snap, req)
 	if d.Err == nil {
+		d.Reasons = slices.Clip(d.Reasons) // shared from now on: no append may write into it
 		l.cache.Put(key, d)
 	}
 	return d

@@ -19,19 +19,29 @@ var keyBufs = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }
 func appendKey(dst []byte, r *Request) (_ []byte, ok bool) {
 	dst = appendStr(dst, r.Subject.Type)
 	dst = appendStr(dst, r.Subject.ID)
-	if dst, ok = appendValue(dst, r.Subject.Properties, 0); !ok {
+	if dst, ok = appendProperties(dst, r.Subject.Properties); !ok {
 		return dst, false
 	}
 	dst = appendStr(dst, r.Action)
-	if dst, ok = appendValue(dst, r.ActionProperties, 0); !ok {
+	if dst, ok = appendProperties(dst, r.ActionProperties); !ok {
 		return dst, false
 	}
 	dst = appendStr(dst, r.Resource.Type)
 	dst = appendStr(dst, r.Resource.ID)
-	if dst, ok = appendValue(dst, r.Resource.Properties, 0); !ok {
+	if dst, ok = appendProperties(dst, r.Resource.Properties); !ok {
 		return dst, false
 	}
+	// A nil context is an empty object in the input (input.go).
 	return appendValue(dst, r.Context, 0)
+}
+
+// appendProperties encodes an entity's properties: nil means the input has
+// no "properties" member at all, which differs from an empty object.
+func appendProperties(dst []byte, m map[string]any) ([]byte, bool) {
+	if m == nil {
+		return append(dst, 'x'), true
+	}
+	return appendValue(dst, m, 0)
 }
 
 func appendStr(dst []byte, s string) []byte {
@@ -43,9 +53,11 @@ func appendStr(dst []byte, s string) []byte {
 // cached (the request decoder already refuses far shallower ones).
 const maxKeyDepth = 64
 
-// appendValue encodes a JSON-like value with a tag byte per kind.
+// appendValue encodes a JSON-like value with a tag byte per kind. It gives
+// up (ok false) as soon as the key outgrows maxCachedKey: such inputs are
+// not cached, so encoding the rest would be wasted.
 func appendValue(dst []byte, v any, depth int) ([]byte, bool) {
-	if depth > maxKeyDepth {
+	if depth > maxKeyDepth || len(dst) > maxCachedKey {
 		return dst, false
 	}
 	switch v := v.(type) {
@@ -82,8 +94,10 @@ func appendValue(dst []byte, v any, depth int) ([]byte, bool) {
 		}
 		return dst, true
 	case map[string]any:
-		if v == nil {
-			return append(dst, 'z'), true
+		// A nil map converts to an empty object (ast.InterfaceToValue),
+		// so it is encoded as one.
+		if len(dst)+2*len(v) > maxCachedKey {
+			return dst, false
 		}
 		dst = binary.AppendUvarint(append(dst, 'm'), uint64(len(v)))
 		var small [16]string

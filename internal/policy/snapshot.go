@@ -420,19 +420,23 @@ func (s *Snapshot) DataQuery(ctx context.Context, ref ast.Ref) (*rego.PreparedEv
 	return &pq, nil
 }
 
-// nondeterministicCalls finds the calls of built-ins OPA marks as
-// non-deterministic in the compiled policies, sorted.
+// nondeterministicCalls finds the uses of built-ins whose result can
+// change for the same input: those OPA marks as non-deterministic, plus
+// alsoNondeterministic. A built-in counts when called and when named as a
+// `with` replacement (`f(x) with f as rand.intn`). Sorted, "file:row name".
 func nondeterministicCalls(c *ast.Compiler) []string {
 	var out []string
 	note := func(op ast.Ref, loc *ast.Location) {
 		name := op.String()
-		if b, ok := ast.BuiltinMap[name]; ok && b.Nondeterministic {
-			at := "?"
-			if loc != nil {
-				at = fmt.Sprintf("%s:%d", loc.File, loc.Row)
-			}
-			out = append(out, at+" "+name)
+		b, ok := ast.BuiltinMap[name]
+		if !ok || (!b.Nondeterministic && !alsoNondeterministic[name]) {
+			return
 		}
+		at := "?"
+		if loc != nil {
+			at = fmt.Sprintf("%s:%d", loc.File, loc.Row)
+		}
+		out = append(out, at+" "+name)
 	}
 	for _, m := range c.Modules {
 		ast.NewGenericVisitor(func(x any) bool {
@@ -440,6 +444,11 @@ func nondeterministicCalls(c *ast.Compiler) []string {
 			case *ast.Expr:
 				if x.IsCall() {
 					note(x.Operator(), x.Location)
+				}
+				for _, w := range x.With {
+					if ref, ok := w.Value.Value.(ast.Ref); ok {
+						note(ref, w.Location)
+					}
 				}
 			case *ast.Term:
 				if call, ok := x.Value.(ast.Call); ok && len(call) > 0 {
@@ -453,4 +462,12 @@ func nondeterministicCalls(c *ast.Compiler) []string {
 	}
 	slices.Sort(out)
 	return slices.Compact(out)
+}
+
+// alsoNondeterministic are built-ins OPA does not mark as non-deterministic
+// that still depend on the clock: certificate chains are verified as of
+// "now", so a cached verdict would outlive the certificate.
+var alsoNondeterministic = map[string]bool{
+	"crypto.x509.parse_and_verify_certificates":              true,
+	"crypto.x509.parse_and_verify_certificates_with_options": true,
 }
