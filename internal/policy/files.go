@@ -56,17 +56,23 @@ func readTree(fsys fs.FS, keep func(name string) bool) ([]File, error) {
 					return err
 				}
 			case mode.IsRegular() && keep(name):
-				raw, err := fs.ReadFile(fsys, p)
-				if err != nil {
-					return err
-				}
-				files = append(files, File{Path: p, Raw: raw})
+				files = append(files, File{Path: p})
 			}
 		}
 		return nil
 	}
 	if err := walk(".", 0); err != nil {
 		return nil, err
+	}
+	// Read in parallel: a large data tree is a thousand small files.
+	failed := make([]error, len(files))
+	parallelWith(len(files), func() struct{} { return struct{}{} }, func(_ struct{}, i int) {
+		files[i].Raw, failed[i] = fs.ReadFile(fsys, files[i].Path)
+	})
+	for _, err := range failed {
+		if err != nil {
+			return nil, err
+		}
 	}
 	sort.Slice(files, func(i, j int) bool { return files[i].Path < files[j].Path })
 	return files, nil

@@ -34,6 +34,7 @@ type astDecoder struct {
 	items [][2]*ast.Term       // stack of object members being decoded
 	elems []*ast.Term          // stack of array elements being decoded
 	seen  map[string]struct{}  // scratch for duplicate-key checks
+	slab  []ast.Term           // terms not handed out yet
 }
 
 const (
@@ -70,6 +71,19 @@ func (d *astDecoder) decode(raw []byte) (v ast.Value, ok bool) {
 	}
 	d.data = nil
 	return t.Value, true
+}
+
+// term returns a new term for v. Terms are allocated in blocks: a large
+// document has hundreds of thousands, and all of them live as long as the
+// store does.
+func (d *astDecoder) term(v ast.Value) *ast.Term {
+	if len(d.slab) == 0 {
+		d.slab = make([]ast.Term, 256)
+	}
+	t := &d.slab[0]
+	d.slab = d.slab[1:]
+	t.Value = v
+	return t
 }
 
 func (d *astDecoder) skipSpace() {
@@ -124,7 +138,7 @@ func (d *astDecoder) object() (*ast.Term, bool) {
 	if d.pos < len(d.data) && d.data[d.pos] == '}' {
 		d.pos++
 		d.depth--
-		return ast.NewTerm(ast.NewObject()), true
+		return d.term(ast.NewObject()), true
 	}
 	for {
 		if d.pos >= len(d.data) || d.data[d.pos] != '"' {
@@ -167,7 +181,7 @@ func (d *astDecoder) object() (*ast.Term, bool) {
 	clear(items)
 	d.items = d.items[:base]
 	d.depth--
-	return ast.NewTerm(obj), true
+	return d.term(obj), true
 }
 
 func (d *astDecoder) hasDuplicateKey(items [][2]*ast.Term) bool {
@@ -202,7 +216,7 @@ func (d *astDecoder) array() (*ast.Term, bool) {
 	if d.pos < len(d.data) && d.data[d.pos] == ']' {
 		d.pos++
 		d.depth--
-		return ast.NewTerm(ast.NewArray()), true
+		return d.term(ast.NewArray()), true
 	}
 	for {
 		v, ok := d.value()
@@ -228,7 +242,7 @@ func (d *astDecoder) array() (*ast.Term, bool) {
 	clear(d.elems[base:])
 	d.elems = d.elems[:base]
 	d.depth--
-	return ast.NewTerm(ast.NewArray(elems...)), true
+	return d.term(ast.NewArray(elems...)), true
 }
 
 // str decodes the string at d.pos, interning it when it is at most intern
@@ -252,12 +266,12 @@ func (d *astDecoder) str(intern int) (*ast.Term, bool) {
 	d.pos = i + 1
 	b := d.data[start:i]
 	if len(b) > intern {
-		return ast.StringTerm(string(b)), true
+		return d.term(ast.String(b)), true
 	}
 	if t, ok := d.strs[string(b)]; ok {
 		return t, true
 	}
-	t := ast.StringTerm(string(b))
+	t := d.term(ast.String(b))
 	d.strs[string(b)] = t
 	return t, true
 }
@@ -279,7 +293,7 @@ func (d *astDecoder) slowStr() (*ast.Term, bool) {
 		return nil, false
 	}
 	d.pos = i + 1
-	return ast.StringTerm(s), true
+	return d.term(ast.String(s)), true
 }
 
 // number accepts exactly JSON's number grammar and keeps the literal, as
@@ -322,5 +336,5 @@ func (d *astDecoder) number() (*ast.Term, bool) {
 	if err != nil {
 		return nil, false
 	}
-	return ast.NewTerm(v), true
+	return d.term(v), true
 }

@@ -101,49 +101,29 @@ func Build(ctx context.Context, src Sources) (*Snapshot, error) {
 
 // BuildFiles is Build on files already read.
 func BuildFiles(ctx context.Context, policyFiles, dataFiles []File) (*Snapshot, error) {
-	s := &Snapshot{
-		Revision: revision(policyFiles, dataFiles),
-		LoadedAt: time.Now().UTC(),
-		tests:    map[string]*ast.Module{},
-	}
-	modules := map[string]*ast.Module{}
-	var errs []error
-	for _, f := range policyFiles {
-		m, err := ast.ParseModuleWithOpts(f.Path, string(f.Raw), ast.ParserOptions{RegoVersion: ast.RegoV1, ProcessAnnotation: true})
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		if isTestRego(f.Path) {
-			s.tests[f.Path] = m
-			s.TestFiles = append(s.TestFiles, f.Path)
-		} else {
-			modules[f.Path] = m
-			s.PolicyFiles = append(s.PolicyFiles, f.Path)
-		}
-	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
-	if len(modules) == 0 {
-		return nil, errors.New("no policies: the policies directory holds no *.rego file (besides tests)")
-	}
-	compiler := ast.NewCompiler().WithStrict(true)
-	if compiler.Compile(modules); compiler.Failed() {
-		return nil, compiler.Errors
-	}
-	if len(compiler.GetRules(ast.MustParseRef(DecisionRule))) == 0 {
-		return nil, fmt.Errorf("policies define no %s rule: it is the entrypoint every decision evaluates", DecisionRule)
-	}
-	s.Compiler = compiler
-	s.modules = modules
-	s.Nondeterministic = nondeterministicCalls(compiler)
-
-	doc, err := loadData(dataFiles)
+	loadedAt := time.Now().UTC()
+	// The data files are decoded, and the revision hashed, while the
+	// policies compile (on one core): with much role data, decoding is most
+	// of a build. Policy errors are still reported first.
+	var (
+		wg      sync.WaitGroup
+		doc     ast.Object
+		dataErr error
+		rev     string
+	)
+	wg.Go(func() { doc, dataErr = loadData(dataFiles) })
+	wg.Go(func() { rev = revision(policyFiles, dataFiles) })
+	s, err := compilePolicies(policyFiles)
+	wg.Wait()
 	if err != nil {
 		return nil, err
 	}
+	if dataErr != nil {
+		return nil, dataErr
+	}
+	s.Revision, s.LoadedAt = rev, loadedAt
 	s.DataFiles = Paths(dataFiles)
+	compiler := s.Compiler
 	accounts := doc.Get(ast.InternedTerm("accounts"))
 	if accounts != nil {
 		empty := inmem.NewWithOpts(inmem.OptRoundTripOnWrite(false))
@@ -181,6 +161,45 @@ func BuildFiles(ctx context.Context, policyFiles, dataFiles []File) (*Snapshot, 
 			return nil, fmt.Errorf("%s: %w", ActionsRule, err)
 		}
 	}
+	return s, nil
+}
+
+// compilePolicies parses and strictly compiles the policies into a new
+// snapshot that has no data yet.
+func compilePolicies(policyFiles []File) (*Snapshot, error) {
+	s := &Snapshot{tests: map[string]*ast.Module{}}
+	modules := map[string]*ast.Module{}
+	var errs []error
+	for _, f := range policyFiles {
+		m, err := ast.ParseModuleWithOpts(f.Path, string(f.Raw), ast.ParserOptions{RegoVersion: ast.RegoV1, ProcessAnnotation: true})
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if isTestRego(f.Path) {
+			s.tests[f.Path] = m
+			s.TestFiles = append(s.TestFiles, f.Path)
+		} else {
+			modules[f.Path] = m
+			s.PolicyFiles = append(s.PolicyFiles, f.Path)
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	if len(modules) == 0 {
+		return nil, errors.New("no policies: the policies directory holds no *.rego file (besides tests)")
+	}
+	compiler := ast.NewCompiler().WithStrict(true)
+	if compiler.Compile(modules); compiler.Failed() {
+		return nil, compiler.Errors
+	}
+	if len(compiler.GetRules(ast.MustParseRef(DecisionRule))) == 0 {
+		return nil, fmt.Errorf("policies define no %s rule: it is the entrypoint every decision evaluates", DecisionRule)
+	}
+	s.Compiler = compiler
+	s.modules = modules
+	s.Nondeterministic = nondeterministicCalls(compiler)
 	return s, nil
 }
 

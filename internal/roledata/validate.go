@@ -2,7 +2,10 @@ package roledata
 
 import (
 	"fmt"
+	"runtime"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"unicode/utf8"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -29,7 +32,8 @@ func Validate(accounts any, fileOf func(accountID string) string, cat Catalogue)
 }
 
 // ValidateValue is Validate on the accounts document as an AST value, the
-// form the snapshot's store holds (null means no accounts: valid).
+// form the snapshot's store holds (null means no accounts: valid). fileOf
+// is called concurrently.
 func ValidateValue(accounts ast.Value, fileOf func(accountID string) string, cat Catalogue) error {
 	if fileOf == nil {
 		fileOf = func(id string) string { return "accounts/" + id + ".json" }
@@ -38,14 +42,27 @@ func ValidateValue(accounts ast.Value, fileOf func(accountID string) string, cat
 	switch all := accounts.(type) {
 	case nil, ast.Null:
 	case ast.Object:
-		all.Foreach(func(k, v *ast.Term) {
-			id := keyString(k)
-			c := &accountChecker{file: fileOf(id), cat: cat, problems: &problems}
-			if id == "" {
-				c.report("", "account id must not be empty")
-			}
-			c.checkAccount(v.Value)
-		})
+		// Accounts are independent: check them on every core.
+		keys := all.Keys()
+		found := make([][]Problem, len(keys))
+		var next atomic.Int64
+		var wg sync.WaitGroup
+		for range min(runtime.GOMAXPROCS(0), len(keys)) {
+			wg.Go(func() {
+				for i := int(next.Add(1)) - 1; i < len(keys); i = int(next.Add(1)) - 1 {
+					id := keyString(keys[i])
+					c := &accountChecker{file: fileOf(id), cat: cat, problems: &found[i]}
+					if id == "" {
+						c.report("", "account id must not be empty")
+					}
+					c.checkAccount(all.Get(keys[i]).Value)
+				}
+			})
+		}
+		wg.Wait()
+		for _, ps := range found {
+			problems = append(problems, ps...)
+		}
 	default:
 		problems = append(problems, Problem{
 			File: "accounts", Path: "accounts",
