@@ -20,7 +20,7 @@ import (
 // false) and the caller decodes with encoding/json, which produces the same
 // values or the exact error message.
 //
-// Short strings are interned per decoder: role data repeats a small
+// Short strings are interned per document: role data repeats a small
 // vocabulary (field names, role names, user ids used as keys and in member
 // lists) thousands of times, and equal *ast.Term values may be shared since
 // AST values in the store are never modified. A decoder is not safe for
@@ -30,7 +30,7 @@ type astDecoder struct {
 	pos   int
 	depth int
 
-	strs  map[string]*ast.Term // interned short strings
+	strs  map[string]*ast.Term // interned short strings of the current document
 	items [][2]*ast.Term       // stack of object members being decoded
 	elems []*ast.Term          // stack of array elements being decoded
 	seen  map[string]struct{}  // scratch for duplicate-key checks
@@ -41,8 +41,6 @@ const (
 	// maxInternLen bounds the strings interned: longer ones (e-mail
 	// addresses, display names) are rarely repeated.
 	maxInternLen = 24
-	// maxInterned bounds the intern table of one decoder.
-	maxInterned = 1 << 16
 	// maxASTDepth is well under encoding/json's own limit (10000), so a
 	// document nested deeper than this is left to encoding/json.
 	maxASTDepth = 1000
@@ -57,9 +55,7 @@ func newASTDecoder() *astDecoder {
 func (d *astDecoder) decode(raw []byte) (v ast.Value, ok bool) {
 	d.data, d.pos, d.depth = raw, 0, 0
 	d.items, d.elems = d.items[:0], d.elems[:0]
-	if len(d.strs) > maxInterned {
-		clear(d.strs)
-	}
+	clear(d.strs) // what repeats is mostly within one file (one account's user ids)
 	d.skipSpace()
 	t, ok := d.value()
 	if !ok {
