@@ -20,9 +20,10 @@ import (
 // false) and the caller decodes with encoding/json, which produces the same
 // values or the exact error message.
 //
-// Short strings are interned per document: role data repeats a small
-// vocabulary (field names, role names, user ids used as keys and in member
-// lists) thousands of times, and equal *ast.Term values may be shared since
+// Short strings are interned (per document, plus the first document's as a
+// vocabulary shared by all): role data repeats field, role and permission
+// names and an account's user ids (keys of users and members, elements of
+// role group members) thousands of times, and equal *ast.Term values may be shared since
 // AST values in the store are never modified. A decoder is not safe for
 // concurrent use; reuse one per goroutine.
 type astDecoder struct {
@@ -30,11 +31,12 @@ type astDecoder struct {
 	pos   int
 	depth int
 
-	strs  map[string]*ast.Term // interned short strings of the current document
-	items [][2]*ast.Term       // stack of object members being decoded
-	elems []*ast.Term          // stack of array elements being decoded
-	seen  map[string]struct{}  // scratch for duplicate-key checks
-	slab  []ast.Term           // terms not handed out yet
+	strs   map[string]*ast.Term // interned short strings of the current document
+	common map[string]*ast.Term // those of the first document, shared by all
+	items  [][2]*ast.Term       // stack of object members being decoded
+	elems  []*ast.Term          // stack of array elements being decoded
+	seen   map[string]struct{}  // scratch for duplicate-key checks
+	slab   []ast.Term           // terms not handed out yet
 }
 
 const (
@@ -55,7 +57,18 @@ func newASTDecoder() *astDecoder {
 func (d *astDecoder) decode(raw []byte) (v ast.Value, ok bool) {
 	d.data, d.pos, d.depth = raw, 0, 0
 	d.items, d.elems = d.items[:0], d.elems[:0]
-	clear(d.strs) // what repeats is mostly within one file (one account's user ids)
+	// What repeats is mostly within one file (an account's user ids), so
+	// the table is per document and stays small; the first document's table
+	// is kept as the vocabulary later ones share (field, role, permission
+	// and workspace names).
+	switch {
+	case len(d.strs) == 0:
+	case d.common == nil:
+		d.common = d.strs
+		d.strs = make(map[string]*ast.Term, len(d.common))
+	default:
+		clear(d.strs)
+	}
 	d.skipSpace()
 	t, ok := d.value()
 	if !ok {
@@ -265,6 +278,9 @@ func (d *astDecoder) str(intern int) (*ast.Term, bool) {
 		return d.term(ast.String(b)), true
 	}
 	if t, ok := d.strs[string(b)]; ok {
+		return t, true
+	}
+	if t, ok := d.common[string(b)]; ok {
 		return t, true
 	}
 	t := d.term(ast.String(b))
