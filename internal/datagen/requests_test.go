@@ -9,11 +9,9 @@ import (
 	"reflect"
 	"strings"
 	"testing"
-	"testing/fstest"
 	"time"
 
 	"github.com/pdp-sidecar/pdp/internal/engine"
-	"github.com/pdp-sidecar/pdp/internal/policy"
 )
 
 func TestFilesInLayouts(t *testing.T) {
@@ -70,20 +68,12 @@ func TestRequestsAreDeterministic(t *testing.T) {
 // FolderLayout, as the benchmarks use it), has allows and denies, every
 // role, and denies mostly for role reasons rather than malformed requests.
 func TestRequestsMixWithShippedPolicies(t *testing.T) {
-	policies := os.DirFS(filepath.Join("..", "..", "policies"))
 	d := Generate(4, 60, 1)
 	files, err := d.FilesIn(FolderLayout)
 	if err != nil {
 		t.Fatal(err)
 	}
-	data := fstest.MapFS{}
-	for _, f := range files {
-		data[f.Path] = &fstest.MapFile{Data: f.Raw}
-	}
-	snap, err := policy.Build(context.Background(), policy.Sources{Policies: policies, Data: data})
-	if err != nil {
-		t.Skipf("the repository's policies do not build with generated data: %v", err)
-	}
+	snap := buildShipped(t, files)
 	if snap.Stats.Users != 240 {
 		t.Fatalf("FolderLayout loaded %+v, want 240 users", snap.Stats)
 	}
