@@ -348,12 +348,9 @@ func (e *Engine) decide(ctx context.Context, l *loaded, req Request) Decision {
 	if l.cache == nil {
 		return e.evaluate(ctx, l.snap, req)
 	}
-	buf := keyBufs.Get().(*[]byte)
-	defer keyBufs.Put(buf)
-	key, ok := appendKey((*buf)[:0], &req)
-	if cap(key) <= maxCachedKey {
-		*buf = key // keep the grown buffer for the next key, unless it is huge
-	}
+	buf := keyBuf()
+	key, ok := appendKey(*buf, &req)
+	defer releaseKeyBuf(buf, key)
 	if !ok || len(key) > maxCachedKey {
 		return e.evaluate(ctx, l.snap, req)
 	}

@@ -63,9 +63,8 @@ func (e *Engine) routeCached(ctx context.Context, l *loaded, r HTTPRequest) (Req
 	if l.routes == nil {
 		return e.route(ctx, l.snap, r)
 	}
-	buf := keyBufs.Get().(*[]byte)
-	defer keyBufs.Put(buf)
-	key := appendStr(appendStr((*buf)[:0], r.Method), r.Path)
+	buf := keyBuf()
+	key := appendStr(appendStr(*buf, r.Method), r.Path)
 	names := make([]string, 0, len(r.Headers))
 	for k := range r.Headers {
 		names = append(names, k)
@@ -74,9 +73,7 @@ func (e *Engine) routeCached(ctx context.Context, l *loaded, r HTTPRequest) (Req
 	for _, k := range names {
 		key = appendStr(appendStr(key, k), r.Headers[k])
 	}
-	if cap(key) <= maxCachedKey {
-		*buf = key
-	}
+	defer releaseKeyBuf(buf, key)
 	if len(key) > maxCachedKey {
 		return e.route(ctx, l.snap, r)
 	}

@@ -8,8 +8,26 @@ import (
 	"sync"
 )
 
-// keyBufs recycles the buffers decision cache keys are built in.
+// keyBufs recycles the buffers cache keys are built in.
 var keyBufs = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+
+// keyBuf borrows an empty buffer for a cache key; give it back with
+// releaseKeyBuf once the key is no longer used.
+func keyBuf() *[]byte {
+	buf := keyBufs.Get().(*[]byte)
+	*buf = (*buf)[:0]
+	return buf
+}
+
+// releaseKeyBuf returns buf to the pool, keeping key's storage when the
+// key grew it, unless it grew past maxCachedKey (a huge request must not
+// leave a huge buffer behind).
+func releaseKeyBuf(buf *[]byte, key []byte) {
+	if cap(key) <= maxCachedKey {
+		*buf = key[:0]
+	}
+	keyBufs.Put(buf)
+}
 
 // appendKey appends the decision cache key of r to dst: an unambiguous
 // encoding of the complete input (every field, every property, map keys
