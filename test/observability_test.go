@@ -378,8 +378,13 @@ func TestObservabilityDecisionLogFile(t *testing.T) {
 		t.Errorf("%d decision entries on the process log", n)
 	}
 
-	// /v1/status shows the log's state.
-	dl, _ := obsStatus(t, srv)["decision_log"].(map[string]any)
+	// /v1/status shows the log's state (an entry is counted once its write
+	// returns, a moment after it can be read from the file).
+	var dl map[string]any
+	pdptest.Eventually(t, 5*time.Second, "status decision_log counting every entry", func() bool {
+		dl, _ = obsStatus(t, srv)["decision_log"].(map[string]any)
+		return dl["entries_written"] == float64(total)
+	})
 	if dl["destination"] != path || !reflect.DeepEqual(dl["masked_paths"], []any{obsMask[0], obsMask[1]}) ||
 		dl["entries_written"] != float64(total) || dl["errors"] != 0.0 || dl["last_error"] != nil {
 		t.Errorf("status decision_log: %v", dl)
@@ -569,7 +574,14 @@ func TestObservabilityDecisionLogReopenOnSIGUSR1(t *testing.T) {
 	pdptest.Eventually(t, 5*time.Second, "the reopen logged", func() bool {
 		return srv.Logs.FilterMessage("SIGUSR1: decision log reopened").Len() > 0
 	})
-	if dl, _ := obsStatus(t, srv)["decision_log"].(map[string]any); dl["entries_written"] != 3.0 || dl["errors"] != 0.0 {
+	// The writer counts an entry once its write returns, a moment after the
+	// entry can be read from the file.
+	var dl map[string]any
+	pdptest.Eventually(t, 5*time.Second, "status decision_log counting 3 entries", func() bool {
+		dl, _ = obsStatus(t, srv)["decision_log"].(map[string]any)
+		return dl["entries_written"] == 3.0
+	})
+	if dl["errors"] != 0.0 {
 		t.Errorf("status decision_log: %v", dl)
 	}
 }
