@@ -28,12 +28,7 @@ type evaluationContext struct {
 }
 
 func (h *handlers) evaluation(c *gin.Context) {
-	body, err := readJSON(c, false)
-	if err != nil {
-		writeError(c, err)
-		return
-	}
-	m, err := object(body, "request body")
+	m, err := readObject(c)
 	if err != nil {
 		writeError(c, err)
 		return
@@ -73,12 +68,7 @@ func (h *handlers) contextWithID(d engine.Decision, revision, id string) *evalua
 
 func (h *handlers) evaluations(c *gin.Context) {
 	start := time.Now()
-	body, err := readJSON(c, false)
-	if err != nil {
-		writeError(c, err)
-		return
-	}
-	m, err := object(body, "request body")
+	m, err := readObject(c)
 	if err != nil {
 		writeError(c, err)
 		return
@@ -186,7 +176,7 @@ type subjectResult struct {
 
 func (h *handlers) searchAction(c *gin.Context) {
 	start := time.Now()
-	m, err := h.searchBody(c)
+	m, err := readObject(c)
 	if err != nil {
 		writeError(c, err)
 		return
@@ -232,7 +222,7 @@ func (h *handlers) searchAction(c *gin.Context) {
 
 func (h *handlers) searchSubject(c *gin.Context) {
 	start := time.Now()
-	m, err := h.searchBody(c)
+	m, err := readObject(c)
 	if err != nil {
 		writeError(c, err)
 		return
@@ -290,14 +280,6 @@ func (h *handlers) searched(c *gin.Context, endpoint, rev string, req *engine.Re
 		h.dlog.Log(&decisionlog.Entry{DecisionID: newDecisionID(), RequestID: c.GetHeader("X-Request-ID"), Revision: rev,
 			Endpoint: endpoint, Request: *req, Decision: engine.Decision{Allow: found}, Duration: took, Results: results})
 	}
-}
-
-func (h *handlers) searchBody(c *gin.Context) (map[string]any, error) {
-	body, err := readJSON(c, false)
-	if err != nil {
-		return nil, err
-	}
-	return object(body, "request body")
 }
 
 // paging reads AuthZEN's page.token and page.limit. Tokens are opaque to

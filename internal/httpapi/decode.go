@@ -18,6 +18,15 @@ import (
 	"github.com/pdp-sidecar/pdp/internal/engine"
 )
 
+// readObject reads a request body that must be one JSON object.
+func readObject(c *gin.Context) (map[string]any, error) {
+	body, err := readJSON(c, false)
+	if err != nil {
+		return nil, err
+	}
+	return object(body, "request body")
+}
+
 // readJSON reads the request body as one JSON value (numbers as
 // json.Number). The body limit is enforced by middleware.
 func readJSON(c *gin.Context, allowEmpty bool) (any, error) {

@@ -56,12 +56,7 @@ func logLevel(level *zap.AtomicLevel) gin.HandlerFunc {
 // setLogLevel changes the process log level at run time: {"level": "debug"}.
 func setLogLevel(level *zap.AtomicLevel, log *zap.Logger) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		body, err := readJSON(c, false)
-		if err != nil {
-			writeError(c, err)
-			return
-		}
-		m, err := object(body, "request body")
+		m, err := readObject(c)
 		if err != nil {
 			writeError(c, err)
 			return
