@@ -5,8 +5,11 @@
 //
 // Keys are compared in full (they are Go map keys), so two different
 // requests never share an entry. Eviction is CLOCK (second chance) per
-// shard: a hot entry survives a sweep, a cold one is replaced, and the cache
-// never holds more than its capacity.
+// shard, and admission is TinyLFU: a full shard takes a new entry only when
+// it was asked for more often lately than the entry CLOCK would evict
+// (counted in a small count-min sketch), so a stream of one-off requests
+// cannot flush the popular ones. The cache never holds more than its
+// capacity.
 package decisioncache
 
 import (
@@ -20,11 +23,17 @@ const shardCount = 16
 // Cache maps keys to values of type V. A nil *Cache is a valid, disabled
 // cache: Get misses and Put does nothing.
 type Cache[V any] struct {
-	seed   maphash.Seed
-	shards [shardCount]shard[V]
-	hits   atomic.Uint64
-	misses atomic.Uint64
-	evicts atomic.Uint64
+	seed    maphash.Seed
+	shards  [shardCount]shard[V]
+	hits    atomic.Uint64
+	misses  atomic.Uint64
+	evicts  atomic.Uint64
+	rejects atomic.Uint64
+}
+
+// hashOf is a stored key's hash, as shard returns it.
+func (c *Cache[V]) hashOf(key string) uint64 {
+	return maphash.String(c.seed, key) / shardCount
 }
 
 type shard[V any] struct {
@@ -33,6 +42,7 @@ type shard[V any] struct {
 	slots []slot[V]      // grows to cap, then reused
 	cap   int
 	hand  int // CLOCK hand: the next slot to consider for eviction
+	freq  sketch
 }
 
 type slot[V any] struct {
@@ -53,13 +63,15 @@ func New[V any](capacity int) *Cache[V] {
 		if i < capacity%shardCount {
 			per++
 		}
-		c.shards[i] = shard[V]{index: make(map[string]int, per), cap: per}
+		c.shards[i] = shard[V]{index: make(map[string]int, per), cap: per, freq: newSketch(per)}
 	}
 	return c
 }
 
-func (c *Cache[V]) shard(key []byte) *shard[V] {
-	return &c.shards[maphash.Bytes(c.seed, key)%shardCount]
+// shard returns key's shard and hash (which also indexes the sketch).
+func (c *Cache[V]) shard(key []byte) (*shard[V], uint64) {
+	h := maphash.Bytes(c.seed, key)
+	return &c.shards[h%shardCount], h / shardCount
 }
 
 // Get returns the value stored under key.
@@ -68,8 +80,9 @@ func (c *Cache[V]) Get(key []byte) (V, bool) {
 	if c == nil {
 		return zero, false
 	}
-	s := c.shard(key)
+	s, h := c.shard(key)
 	s.mu.Lock()
+	s.freq.add(h)
 	i, ok := s.index[string(key)] // no allocation: the compiler reads key in place
 	if !ok {
 		s.mu.Unlock()
@@ -83,13 +96,14 @@ func (c *Cache[V]) Get(key []byte) (V, bool) {
 	return v, true
 }
 
-// Put stores v under key (a copy of key is kept), evicting an entry not
-// read recently when the shard is full.
+// Put stores v under key (a copy of key is kept). When the shard is full,
+// it replaces the entry CLOCK picks (one not read recently) only if key was
+// asked for (Get) more often lately than that entry; otherwise v is not kept.
 func (c *Cache[V]) Put(key []byte, v V) {
 	if c == nil {
 		return
 	}
-	s := c.shard(key)
+	s, h := c.shard(key)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if i, ok := s.index[string(key)]; ok {
@@ -110,6 +124,10 @@ func (c *Cache[V]) Put(key []byte, v V) {
 		s.hand = (s.hand + 1) % len(s.slots)
 	}
 	victim := &s.slots[s.hand]
+	if s.freq.estimate(h) <= s.freq.estimate(c.hashOf(victim.key)) {
+		c.rejects.Add(1)
+		return
+	}
 	delete(s.index, victim.key)
 	*victim = slot[V]{key: k, val: v}
 	s.index[k] = s.hand
@@ -124,6 +142,7 @@ type Stats struct {
 	Hits      uint64
 	Misses    uint64
 	Evictions uint64
+	Rejected  uint64 // new entries not admitted: asked for less often than the one they would replace
 }
 
 // Stats reads the counters; the zero Stats for a nil cache.
@@ -131,7 +150,7 @@ func (c *Cache[V]) Stats() Stats {
 	if c == nil {
 		return Stats{}
 	}
-	st := Stats{Hits: c.hits.Load(), Misses: c.misses.Load(), Evictions: c.evicts.Load()}
+	st := Stats{Hits: c.hits.Load(), Misses: c.misses.Load(), Evictions: c.evicts.Load(), Rejected: c.rejects.Load()}
 	for i := range c.shards {
 		s := &c.shards[i]
 		s.mu.Lock()
