@@ -1278,4 +1278,12 @@ func TestObservabilityStatus(t *testing.T) {
 	if st["reload_watching"] != true {
 		t.Errorf("reload_watching %v", st["reload_watching"])
 	}
+	// The collector's tuning (internal/gctune): --gc-headroom's bytes, and
+	// a percentage no lower than Go's default for the live heap measured.
+	gc, _ := st["gc"].(map[string]any)
+	percent, _ := gc["percent"].(float64)
+	live, _ := gc["live_heap_bytes"].(float64)
+	if gc["headroom_bytes"] != float64(cfg.GCHeadroomMiB<<20) || percent < 100 || live <= 0 || gc["skipped"] != nil {
+		t.Errorf("gc %v, want headroom %d MiB tuned", gc, cfg.GCHeadroomMiB)
+	}
 }

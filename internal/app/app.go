@@ -25,6 +25,7 @@ import (
 	"github.com/pdp-sidecar/pdp/internal/config"
 	"github.com/pdp-sidecar/pdp/internal/decisionlog"
 	"github.com/pdp-sidecar/pdp/internal/engine"
+	"github.com/pdp-sidecar/pdp/internal/gctune"
 	"github.com/pdp-sidecar/pdp/internal/httpapi"
 	"github.com/pdp-sidecar/pdp/internal/metrics"
 	"github.com/pdp-sidecar/pdp/internal/policy"
@@ -45,6 +46,7 @@ type App struct {
 	watcher  *watch.Watcher
 	metrics  *metrics.Metrics
 	dlog     *decisionlog.Logger
+	gc       *gctune.Tuner
 	// side serves --metrics-addr and --pprof, each on its own listener.
 	side []sideServer
 }
@@ -113,8 +115,13 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger, level zap.Atom
 	eng.Swap(snap)
 	// A build leaves garbage several times the snapshot's size (decoded
 	// JSON, validation); give it back to the OS now rather than whenever
-	// the scavenger gets to it, so a sidecar's RSS is what it holds.
+	// the scavenger gets to it, so a sidecar's RSS is what it holds, and
+	// size the collector's headroom from what is live after it.
 	go debug.FreeOSMemory()
+	// Then keep the collector's heap goal at the live heap plus
+	// --gc-headroom, so a small snapshot is not collected every few
+	// hundred decisions (internal/gctune).
+	gc := gctune.Start(uint64(cfg.GCHeadroomMiB)<<20, os.Getenv)
 	m.DecisionCache(func() (uint64, uint64, int) {
 		st := eng.CacheStats()
 		return st.Hits, st.Misses, st.Entries
@@ -130,7 +137,7 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger, level zap.Atom
 		zap.Strings("policies", snap.PolicyFiles), zap.Strings("data", snap.DataFiles),
 		zap.Duration("build", time.Since(start)))
 
-	a := &App{cfg: cfg, log: log, level: level, engine: eng, metrics: m, dlog: dlog}
+	a := &App{cfg: cfg, log: log, level: level, engine: eng, metrics: m, dlog: dlog, gc: gc}
 	var reloadStatus func() reload.Status
 	if !cfg.Embedded {
 		a.reloader = reload.New(reload.Deps{Sources: src, Engine: eng, Log: log, RequireTests: cfg.ReloadRequireTests,
@@ -157,7 +164,7 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger, level zap.Atom
 
 			ReloadStatus: reloadStatus,
 			ExtraStatus: func() map[string]any {
-				return map[string]any{"decision_log": dlog.State(), "decision_cache": cacheState(eng.CacheStats()), "reload_watching": !cfg.Embedded}
+				return map[string]any{"decision_log": dlog.State(), "decision_cache": cacheState(eng.CacheStats()), "gc": gc.State(), "reload_watching": !cfg.Embedded}
 			},
 			DecisionLog: dlog,
 			Metrics:     m,
@@ -243,6 +250,7 @@ func (a *App) closeAll() {
 		s.ln.Close()
 	}
 	_ = a.dlog.Close()
+	a.gc.Stop()
 }
 
 // Addr is where the app listens ("127.0.0.1:port" or the socket path).
@@ -329,6 +337,7 @@ func (a *App) Run(ctx context.Context) error {
 		return nil
 	})
 	err := g.Wait()
+	a.gc.Stop()
 	if cerr := a.dlog.Close(); cerr != nil {
 		a.log.Warn("decision log flush failed", zap.Error(cerr))
 	}

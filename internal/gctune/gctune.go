@@ -1,0 +1,148 @@
+// Package gctune keeps the garbage collector's heap goal at the live heap
+// plus a fixed headroom.
+//
+// Go's default (GOGC=100) lets the heap grow by as much as is live before
+// the next collection. A sidecar holding a small snapshot (a few MiB of
+// role data) therefore collects every few hundred decisions (each
+// allocates tens of KiB inside OPA), and at full load spends a large share
+// of its CPU collecting. A Tuner instead guarantees a fixed number of
+// bytes of growth: after every collection it sets the percentage from the
+// live heap that collection found, so that live × percent/100 ≥ headroom,
+// and never below Go's default, so a large snapshot is collected exactly
+// as before. (The same idea as Uber's GOGC tuner.)
+package gctune
+
+import (
+	"runtime"
+	"runtime/debug"
+	"runtime/metrics"
+	"sync/atomic"
+)
+
+const (
+	// MinPercent is Go's default GOGC: headroom never makes collection
+	// more frequent than that.
+	MinPercent = 100
+	// MaxPercent bounds the percentage whatever the headroom.
+	MaxPercent = 10000
+	// minHeap is the runtime's minimum heap goal at GOGC=100.
+	minHeap = 4 << 20
+)
+
+// Percent is the GOGC percentage that lets a heap of live bytes grow by at
+// least headroom bytes before the next collection, within [MinPercent,
+// MaxPercent].
+//
+// A live heap under 4 MiB counts as 4 MiB: the runtime never lets the heap
+// goal fall below 4 MiB × percent/100, so a larger percentage for a
+// smaller heap would raise the goal past live + headroom.
+func Percent(live, headroom uint64) int {
+	live = max(live, minHeap)
+	p := (headroom*100 + live - 1) / live // ceil(headroom*100/live)
+	switch {
+	case p < MinPercent:
+		return MinPercent
+	case p > MaxPercent:
+		return MaxPercent
+	}
+	return int(p)
+}
+
+// LiveHeap is the heap the last collection found reachable, in bytes.
+func LiveHeap() uint64 {
+	s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindUint64 {
+		return 0
+	}
+	return s[0].Value.Uint64()
+}
+
+// Tuner sets the GOGC percentage after every collection. Create it with
+// Start; the zero value is not usable.
+type Tuner struct {
+	headroom uint64
+	skipped  string
+	stopped  atomic.Bool
+	percent  atomic.Int64
+	live     atomic.Uint64
+	cycles   atomic.Uint64
+	previous int // the percentage before Start, restored by Stop
+}
+
+// Start tunes the collector from now on. It leaves the collector alone
+// (and says why in State) when headroom is 0 or the GOGC environment
+// variable is set (getenv looks it up): an operator's setting wins.
+func Start(headroom uint64, getenv func(string) string) *Tuner {
+	t := &Tuner{headroom: headroom}
+	switch {
+	case headroom == 0:
+		t.skipped = "headroom 0"
+	case getenv("GOGC") != "":
+		t.skipped = "GOGC is set"
+	}
+	if t.skipped != "" {
+		return t
+	}
+	t.previous = debug.SetGCPercent(MinPercent)
+	debug.SetGCPercent(t.previous)
+	if LiveHeap() == 0 {
+		runtime.GC() // nothing measured yet
+	}
+	t.adjust()
+	t.arm()
+	return t
+}
+
+// sentinel is garbage the moment it is made; its finalizer runs after the
+// collection that found it unreachable, so once per collection.
+type sentinel struct{ t *Tuner }
+
+func (t *Tuner) arm() {
+	runtime.SetFinalizer(&sentinel{t: t}, func(s *sentinel) {
+		if s.t.stopped.Load() {
+			return
+		}
+		s.t.adjust()
+		s.t.cycles.Add(1) // after adjust: a reader who saw the count sees its result
+		s.t.arm()
+	})
+}
+
+func (t *Tuner) adjust() {
+	live := LiveHeap()
+	t.live.Store(live)
+	p := Percent(live, t.headroom)
+	if int64(p) != t.percent.Load() {
+		t.percent.Store(int64(p))
+		debug.SetGCPercent(p)
+	}
+}
+
+// Stop ends the tuning and restores the percentage Start found.
+func (t *Tuner) Stop() {
+	if t.skipped != "" || t.stopped.Swap(true) {
+		return
+	}
+	debug.SetGCPercent(t.previous)
+}
+
+// State is what the tuner did, for /v1/status.
+type State struct {
+	HeadroomBytes uint64 `json:"headroom_bytes"`
+	Percent       int    `json:"percent,omitempty"`         // the GOGC percentage set last
+	LiveHeapBytes uint64 `json:"live_heap_bytes,omitempty"` // found by the last collection
+	Collections   uint64 `json:"collections_tuned"`         // collections since Start
+	Skipped       string `json:"skipped,omitempty"`         // why it leaves the collector alone
+}
+
+// State reports the tuner's last adjustment.
+func (t *Tuner) State() State {
+	return State{
+		HeadroomBytes: t.headroom,
+		Percent:       int(t.percent.Load()),
+		LiveHeapBytes: t.live.Load(),
+		Collections:   t.cycles.Load(),
+		Skipped:       t.skipped,
+	}
+}

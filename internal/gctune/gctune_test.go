@@ -1,0 +1,110 @@
+package gctune_test
+
+import (
+	"runtime"
+	"runtime/debug"
+	"testing"
+
+	"github.com/pdp-sidecar/pdp/internal/gctune"
+)
+
+const mib = 1 << 20
+
+func TestPercent(t *testing.T) {
+	for _, c := range []struct {
+		live, headroom uint64
+		want           int
+	}{
+		{live: 16 * mib, headroom: 64 * mib, want: 400},
+		{live: 20 * mib, headroom: 64 * mib, want: 320},
+		{live: 21 * mib, headroom: 64 * mib, want: 305}, // rounded up: at least the headroom
+		{live: 64 * mib, headroom: 64 * mib, want: 100},
+		{live: 200 * mib, headroom: 64 * mib, want: gctune.MinPercent}, // never below Go's default
+		{live: 1, headroom: 64 * mib, want: 1600},                      // counted as 4 MiB: the runtime's minimum goal
+		{live: 0, headroom: 64 * mib, want: 1600},
+		{live: 4 * mib, headroom: 1 << 40, want: gctune.MaxPercent},
+		{live: 16 * mib, headroom: 0, want: gctune.MinPercent},
+	} {
+		if got := gctune.Percent(c.live, c.headroom); got != c.want {
+			t.Errorf("Percent(%d, %d) = %d, want %d", c.live, c.headroom, got, c.want)
+		}
+	}
+}
+
+func env(vars map[string]string) func(string) string {
+	return func(k string) string { return vars[k] }
+}
+
+// gcPercent reads the runtime's percentage (SetGCPercent returns it).
+func gcPercent() int {
+	p := debug.SetGCPercent(100)
+	debug.SetGCPercent(p)
+	return p
+}
+
+// TestTunerFollowsTheLiveHeap grows the live heap and checks that the
+// percentage follows it collection by collection, then that Stop restores
+// the percentage it found.
+func TestTunerFollowsTheLiveHeap(t *testing.T) {
+	old := debug.SetGCPercent(123)
+	t.Cleanup(func() { debug.SetGCPercent(old) })
+	tu := gctune.Start(256*mib, env(nil))
+	t.Cleanup(tu.Stop)
+	var keep [][]byte
+	var seen []int
+	for step := range 4 {
+		keep = append(keep, make([]byte, 16*mib)) // the live heap grows by 16 MiB a step
+		before := tu.State().Collections
+		// The finalizer runs after a collection, on its own goroutine:
+		// collect until it has run (bounded; no timing assertion).
+		for i := 0; i < 100 && tu.State().Collections == before; i++ {
+			runtime.GC()
+			runtime.Gosched()
+		}
+		st := tu.State()
+		if st.Collections == before {
+			t.Fatalf("step %d: the tuner saw no collection", step)
+		}
+		if st.LiveHeapBytes < uint64(len(keep))*16*mib {
+			t.Fatalf("step %d: live heap %d bytes, want at least the %d MiB this test holds", step, st.LiveHeapBytes, len(keep)*16)
+		}
+		if want := gctune.Percent(st.LiveHeapBytes, 256*mib); st.Percent != want {
+			t.Fatalf("step %d: percent %d, want %d for a live heap of %d bytes", step, st.Percent, want, st.LiveHeapBytes)
+		}
+		if got := gcPercent(); got != st.Percent {
+			t.Fatalf("step %d: the runtime's GC percent is %d, the tuner says %d", step, got, st.Percent)
+		}
+		seen = append(seen, st.Percent)
+	}
+	if seen[len(seen)-1] >= seen[0] {
+		t.Errorf("percentages %v: want them to fall as the live heap grows", seen)
+	}
+	tu.Stop()
+	if got := gcPercent(); got != 123 {
+		t.Errorf("after Stop the GC percent is %d, want the 123 Start found", got)
+	}
+	runtime.KeepAlive(keep)
+}
+
+func TestTunerLeavesExplicitSettingsAlone(t *testing.T) {
+	old := debug.SetGCPercent(123)
+	t.Cleanup(func() { debug.SetGCPercent(old) })
+	for _, c := range []struct {
+		name     string
+		headroom uint64
+		env      map[string]string
+	}{
+		{"GOGC set", 256 * mib, map[string]string{"GOGC": "50"}},
+		{"headroom 0", 0, nil},
+	} {
+		tu := gctune.Start(c.headroom, env(c.env))
+		runtime.GC()
+		if st := tu.State(); st.Percent != 0 || st.Skipped == "" {
+			t.Errorf("%s: state %+v, want it skipped", c.name, st)
+		}
+		if got := gcPercent(); got != 123 {
+			t.Errorf("%s: GC percent changed to %d", c.name, got)
+		}
+		tu.Stop()
+	}
+}
