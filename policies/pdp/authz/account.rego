@@ -1,13 +1,14 @@
 # The rules of the account actions (actions.rego's account_actions): owner-
 # only actions, account permissions from role groups, ownership transfer and
-# the logs rule. See authz.rego for how problems and requirements combine.
+# the logs rule: acct_problems and acct_requirements. See authz.rego for how
+# problems and requirements combine.
 package pdp.authz
 
-acct_spec := account_actions[action_name]
+acct_spec := account_actions[input.action.name]
 
 # --- Owner only -------------------------------------------------------------
 
-requirements contains req if {
+acct_requirements contains req if {
 	acct_spec.owner_only
 	req := {"kind": "owner_only", "what": acct_spec.owner_only, "grants": owner_grants}
 }
@@ -16,7 +17,7 @@ fails(req) := {sprintf("only the account owner may %s", [req.what])} if req.kind
 
 # --- Account permissions ----------------------------------------------------
 
-requirements contains req if {
+acct_requirements contains req if {
 	req := account_perm_requirement(acct_spec.account_perm)
 }
 
@@ -44,9 +45,7 @@ groups_of(user) := {g |
 
 # --- account.transfer_ownership ---------------------------------------------
 
-needs_target if acct_spec.transfer
-
-problems contains sprintf("%q already owns account %q", [target_user, account_id]) if {
+acct_problems contains sprintf("%q already owns account %q", [target_user, account_id]) if {
 	acct_spec.transfer
 	target_user == data.accounts[account_id].owner
 }
@@ -54,7 +53,7 @@ problems contains sprintf("%q already owns account %q", [target_user, account_id
 # User ids are scoped per account, so "owns no other account" is decided
 # leaning to deny: another account whose owner has the target's id, or the
 # target's email (case-insensitive), counts as owned by the target.
-problems contains sprintf("target user %q has the same id as the owner of account %q", [target_user, other]) if {
+acct_problems contains sprintf("target user %q has the same id as the owner of account %q", [target_user, other]) if {
 	acct_spec.transfer
 	is_user(target_user)
 	some other
@@ -62,7 +61,7 @@ problems contains sprintf("target user %q has the same id as the owner of accoun
 	other != account_id
 }
 
-problems contains sprintf("target user %q has the same email as the owner of account %q", [target_user, other]) if {
+acct_problems contains sprintf("target user %q has the same email as the owner of account %q", [target_user, other]) if {
 	acct_spec.transfer
 	email := lower_email(data.accounts[account_id].users[target_user])
 	some other
@@ -76,21 +75,25 @@ lower_email(user) := lower(user.email) if is_string(user.email)
 # --- log.view ---------------------------------------------------------------
 
 # log_user: resource.properties.user, whose log it is.
-log_user := props.user if nonempty_string(props.user)
+log_user := u if {
+	u := props.user
+	is_string(u)
+	u != ""
+}
 
-problems contains "missing resource.properties.user" if {
+acct_problems contains "missing resource.properties.user" if {
 	acct_spec.log
 	not log_user
 }
 
-problems contains sprintf("unknown log user %q in account %q", [log_user, account_id]) if {
+acct_problems contains sprintf("unknown log user %q in account %q", [log_user, account_id]) if {
 	acct_spec.log
 	log_user
 	not is_user(log_user)
 }
 
 # Own log: always; an administrator account's: admin_logs; anyone else's: logs.
-requirements contains req if {
+acct_requirements contains req if {
 	acct_spec.log
 	is_user(log_user)
 	perm := log_permission

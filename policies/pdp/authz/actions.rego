@@ -144,19 +144,24 @@ account_actions := {
 # actions is every action name; action search evaluates decision for each.
 actions := {a | some a, _ in workspace_actions} | {a | some a, _ in account_actions}
 
-# The prefixes of the account-level actions, whose resource is the account.
-account_action_prefixes := {"account", "company", "billing", "purchase", "domain", "activation_rule", "role_group"}
-
 # action_types: action -> the resource type it acts on, the word before the
 # dot except for the account-level actions ("account") and log.view ("log").
 # (For readers and tests: a decision calls resource_type_of on its one action.)
 action_types := {a: resource_type_of(a) | some a in actions}
 
-resource_type_of(a) := "log" if a == "log.view"
+resource_type_of(a) := object.get(account_prefixes, prefix, prefix) if prefix := split(a, ".")[0]
 
-else := "account" if split(a, ".")[0] in account_action_prefixes
-
-else := split(a, ".")[0]
+# account_prefixes are the prefixes of the account-level actions, whose
+# resource is the account (an object, not a set: one lookup per decision).
+account_prefixes := {
+	"account": "account",
+	"company": "account",
+	"billing": "account",
+	"purchase": "account",
+	"domain": "account",
+	"activation_rule": "account",
+	"role_group": "account",
+}
 
 # Nouns for reasons about owned resources: type -> [singular, plural].
 type_nouns := {

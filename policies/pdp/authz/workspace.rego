@@ -1,20 +1,21 @@
 # The rules of the workspace actions (actions.rego's workspace_actions):
-# their problems and requirements (see authz.rego for how they combine).
+# their problems and requirements (ws_problems, ws_requirements; see authz.rego
+# for how they combine).
 # By the time these matter, authz.rego has checked the account, the user,
 # the workspace and that the subject holds a role there or owns the account.
 package pdp.authz
 
-ws_spec := workspace_actions[action_name]
+ws_spec := workspace_actions[input.action.name]
 
 # --- Permission requirements ------------------------------------------------
 
 # The action's permission, unless the target is the Account Owner (below).
-requirements contains req if {
+ws_requirements contains req if {
 	not target_is_account_owner
 	req := perm_requirement(needed_perm)
 }
 
-requirements contains req if {
+ws_requirements contains req if {
 	req := perm_requirement(ws_spec.also)
 }
 
@@ -34,7 +35,7 @@ needed_perm := ws_spec.perm if {
 
 perm_choice := object.get(props, ws_spec.perm_from.property, ws_spec.perm_from.default)
 
-problems contains sprintf("unknown %s %s in resource.properties.%s: want one of %s", [
+ws_problems contains sprintf("unknown %s %s in resource.properties.%s: want one of %s", [
 	from.label,
 	json.marshal(perm_choice),
 	from.property,
@@ -47,9 +48,13 @@ problems contains sprintf("unknown %s %s in resource.properties.%s: want one of 
 # --- Owned resources --------------------------------------------------------
 
 # owner_id is resource.properties.owner; owned actions need it.
-owner_id := props.owner if nonempty_string(props.owner)
+owner_id := o if {
+	o := props.owner
+	is_string(o)
+	o != ""
+}
 
-problems contains "missing resource.properties.owner" if {
+ws_problems contains "missing resource.properties.owner" if {
 	needs_owner
 	not owner_id
 }
@@ -58,20 +63,18 @@ needs_owner if ws_spec.others
 
 needs_owner if ws_spec.may_send
 
-requirements contains req if {
+ws_requirements contains owned_requirement(input.action.name, ws_spec) if {
 	ws_spec.others
 	owner_id
-	req := owned_requirement(action_name)
 }
 
 # document.host_in_person_signing: the subject must also be able to send it.
-requirements contains req if {
+ws_requirements contains owned_requirement("document.send", workspace_actions["document.send"]) if {
 	ws_spec.may_send
 	owner_id
-	req := owned_requirement("document.send")
 }
 
-owns_resource if owner_id == subject_id
+owns_resource if owner_id == input.subject.id
 
 # share_level: the subject's collaborator level on a document or document
 # folder, when it is one of view, comment, edit.
@@ -79,27 +82,25 @@ share_level := level if {
 	input.resource.type in {"document", "document_folder"}
 	collaborators := props.collaborators
 	is_object(collaborators)
-	level := collaborators[subject_id]
+	level := collaborators[input.subject.id]
 	level in {"view", "comment", "edit"}
 }
 
-# owned_requirement(action): own (with the spec's own/own_not conditions), a
-# share at a level the spec lists, or the spec's _others permission on a
-# resource owned by someone else. The Account Owner always.
-owned_requirement(action) := {
-	"kind": "owned",
-	"action": action,
-	"grants": (((owner_grants | own_grants(action)) | share_grants(action)) | others_grants(action)),
-}
+# owned_requirement(action, spec): on their own resource, the owner (with
+# the spec's own/own_not conditions); on someone else's, a share at a level
+# the spec lists or the spec's _others permission. The Account Owner always.
+owned_requirement(action, spec) := {"kind": "owned", "action": action, "grants": owned_grants(spec)}
+
+owned_grants(spec) := owner_grants | {reason |
+	own_allowed(spec)
+	reason := own_reason(spec)
+} if {
+	owns_resource
+} else := (owner_grants | {sprintf("%s shared with %s for %s", [noun, input.subject.id, share_level]) |
+	share_level in object.get(spec, "shares", set())
+}) | {sprintf("%s holds %s", [role_label, spec.others]) | holds(spec.others)}
 
 fails(req) := owned_fails(req.action) if req.kind == "owned"
-
-own_grants(action) := {reason |
-	owns_resource
-	spec := workspace_actions[action]
-	own_allowed(spec)
-	reason := own_reason(action, spec)
-}
 
 own_allowed(spec) if {
 	not spec.own
@@ -113,38 +114,30 @@ own_allowed(spec) if {
 	role != spec.own_not
 }
 
-own_reason(action, spec) := sprintf("owns the %s and %s holds %s", [noun(action), role_label, spec.own]) if {
+own_reason(spec) := sprintf("owns the %s and %s holds %s", [noun, role_label, spec.own]) if {
 	spec.own
-} else := sprintf("owns the %s", [noun(action)])
-
-share_grants(action) := {sprintf("%s shared with %s for %s", [noun(action), subject_id, share_level]) |
-	not owns_resource
-	share_level in object.get(workspace_actions[action], "shares", set())
-}
-
-others_grants(action) := {sprintf("%s holds %s", [role_label, p]) |
-	not owns_resource
-	p := workspace_actions[action].others
-	holds(p)
-}
+} else := sprintf("owns the %s", [noun])
 
 owned_fails(action) := {sprintf("%s lacks %s", [role_label, spec.own])} if {
 	owns_resource
 	spec := workspace_actions[action]
 	spec.own
-} else := {sprintf("%s may not %s %s, even its own", [role_label, verb(action), nouns(action)])} if {
+} else := {sprintf("%s may not %s %s, even its own", [role_label, verb(action), nouns])} if {
 	owns_resource
-} else := {sprintf("%s may not %s %s owned by others", [role_label, verb(action), nouns(action)])} | share_too_weak(action)
+} else := {sprintf("%s may not %s %s owned by others", [role_label, verb(action), nouns])} | share_too_weak(action)
 
 # share_too_weak: a share exists but does not reach the action.
-share_too_weak(action) := {sprintf("%s shared with %s for %s, which does not allow %s", [noun(action), subject_id, level, verb(action)]) |
+share_too_weak(action) := {sprintf("%s shared with %s for %s, which does not allow %s", [noun, input.subject.id, level, verb(action)]) |
 	level := share_level
 	not level in object.get(workspace_actions[action], "shares", set())
 }
 
-noun(action) := type_nouns[resource_type_of(action)][0]
+# noun and nouns name the resource in reasons: "document", "documents".
+# (The resource's type is the action's, request_ok checked, and
+# document.send's too for document.host_in_person_signing.)
+noun := type_nouns[input.resource.type][0]
 
-nouns(action) := type_nouns[resource_type_of(action)][1]
+nouns := type_nouns[input.resource.type][1]
 
 # --- document.approve -------------------------------------------------------
 
@@ -154,13 +147,13 @@ approvers := a if {
 	is_array(a)
 }
 
-problems contains "missing resource.properties.approvers" if {
+ws_problems contains "missing resource.properties.approvers" if {
 	ws_spec.approver
 	not approvers
 }
 
 # Not even the Account Owner approves unless named.
-requirements contains req if {
+ws_requirements contains req if {
 	ws_spec.approver
 	approvers
 	req := {
@@ -174,17 +167,17 @@ fails(req) := {sprintf("%s is not named in resource.properties.approvers", [subj
 # --- workspace.add_user, .remove_user, .change_user_role --------------------
 
 # target_user: resource.properties.target_user (also account.rego's transfer).
-target_user := props.target_user if nonempty_string(props.target_user)
-
-needs_target if ws_spec.target
-
-problems contains "missing resource.properties.target_user" if {
-	needs_target
-	not target_user
+target_user := u if {
+	u := props.target_user
+	is_string(u)
+	u != ""
 }
 
-problems contains sprintf("unknown target user %q in account %q", [target_user, account_id]) if {
-	needs_target
+# target_problems: authz.rego adds them for the actions that name a target
+# user (target here, transfer in account.rego).
+target_problems contains "missing resource.properties.target_user" if not target_user
+
+target_problems contains sprintf("unknown target user %q in account %q", [target_user, account_id]) if {
 	target_user
 	not is_user(target_user)
 }
@@ -195,7 +188,7 @@ target_is_account_owner if {
 }
 
 # Only the owner may add, remove or change the role of the owner.
-requirements contains req if {
+ws_requirements contains req if {
 	target_is_account_owner
 	req := {"kind": "owner_only", "what": ws_spec.target, "grants": owner_grants}
 }
