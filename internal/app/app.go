@@ -115,12 +115,11 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger, level zap.Atom
 	eng.Swap(snap)
 	// A build leaves garbage several times the snapshot's size (decoded
 	// JSON, validation); give it back to the OS now rather than whenever
-	// the scavenger gets to it, so a sidecar's RSS is what it holds, and
-	// size the collector's headroom from what is live after it.
+	// the scavenger gets to it, so a sidecar's RSS is what it holds.
 	go debug.FreeOSMemory()
-	// Then keep the collector's heap goal at the live heap plus
-	// --gc-headroom, so a small snapshot is not collected every few
-	// hundred decisions (internal/gctune).
+	// Keep the collector's heap goal at the live heap plus --gc-headroom,
+	// so a small snapshot is not collected every few hundred decisions
+	// (internal/gctune; it retunes after every collection, this one too).
 	gc := gctune.Start(uint64(cfg.GCHeadroomMiB)<<20, os.Getenv)
 	m.DecisionCache(func() (uint64, uint64, int) {
 		st := eng.CacheStats()
