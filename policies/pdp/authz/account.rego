@@ -45,6 +45,11 @@ groups_of(user) := {g |
 
 # --- account.transfer_ownership ---------------------------------------------
 
+acct_problems contains p if {
+	acct_spec.transfer
+	some p in target_problems
+}
+
 acct_problems contains sprintf("%q already owns account %q", [target_user, account_id]) if {
 	acct_spec.transfer
 	target_user == data.accounts[account_id].owner

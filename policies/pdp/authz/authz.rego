@@ -35,8 +35,9 @@ default allow := false
 allow if {
 	not request_problem
 	count(problems) == 0
-	count(requirements) > 0
-	every req in requirements {
+	reqs := requirements
+	count(reqs) > 0
+	every req in reqs {
 		count(req.grants) > 0
 	}
 }
@@ -57,13 +58,9 @@ requirements := ws_requirements if workspace_actions[input.action.name]
 
 else := acct_requirements
 
-problems := ws_problems | target_problems if {
-	workspace_actions[input.action.name].target
-} else := ws_problems if {
-	workspace_actions[input.action.name]
-} else := acct_problems | target_problems if {
-	account_actions[input.action.name].transfer
-} else := acct_problems
+problems := ws_problems if workspace_actions[input.action.name]
+
+else := acct_problems
 
 denied := problems | {f |
 	some req in requirements
@@ -84,7 +81,7 @@ request_ok if {
 	sid := input.subject.id
 	is_string(sid)
 	sid != ""
-	input.resource.type == action_type
+	input.resource.type == resource_type_of(input.action.name) # a known action: workspace_ok
 	rid := input.resource.id
 	is_string(rid)
 	rid != ""
@@ -100,9 +97,7 @@ request_ok if {
 # in the order that most requests pass first: OPA stops at the first.)
 workspace_ok if {
 	workspace_actions[input.action.name]
-	ws := data.accounts[account_id].workspaces[workspace_id]
-	is_object(ws)
-	is_string(ws.members[input.subject.id])
+	role # read from the workspace's members: the workspace exists
 }
 
 workspace_ok if {

@@ -10,9 +10,9 @@ ws_spec := workspace_actions[input.action.name]
 # --- Permission requirements ------------------------------------------------
 
 # The action's permission, unless the target is the Account Owner (below).
-ws_requirements contains req if {
+ws_requirements contains perm_requirement(p) if {
+	p := needed_perm
 	not target_is_account_owner
-	req := perm_requirement(needed_perm)
 }
 
 ws_requirements contains req if {
@@ -29,9 +29,12 @@ perm_requirement(p) := {
 fails(req) := {sprintf("%s lacks %s", [role_label, req.perm])} if req.kind == "perm"
 
 # needed_perm: the spec's perm, or the one its perm_from property selects.
-needed_perm := ws_spec.perm if {
-	ws_spec.perm
-} else := ws_spec.perm_from.perms[perm_choice]
+needed_perm := p if {
+	p := ws_spec.perm
+} else := p if {
+	from := ws_spec.perm_from
+	p := from.perms[perm_choice]
+}
 
 perm_choice := object.get(props, ws_spec.perm_from.property, ws_spec.perm_from.default)
 
@@ -173,8 +176,13 @@ target_user := u if {
 	u != ""
 }
 
-# target_problems: authz.rego adds them for the actions that name a target
-# user (target here, transfer in account.rego).
+# target_problems: the problems of the actions that name a target user
+# (target here, transfer in account.rego).
+ws_problems contains p if {
+	ws_spec.target
+	some p in target_problems
+}
+
 target_problems contains "missing resource.properties.target_user" if not target_user
 
 target_problems contains sprintf("unknown target user %q in account %q", [target_user, account_id]) if {
