@@ -58,21 +58,26 @@ acct_problems contains sprintf("%q already owns account %q", [target_user, accou
 # User ids are scoped per account, so "owns no other account" is decided
 # leaning to deny: another account whose owner has the target's id, or the
 # target's email (case-insensitive), counts as owned by the target.
-acct_problems contains sprintf("target user %q has the same id as the owner of account %q", [target_user, other]) if {
+acct_problems contains sprintf("target user %q has the same id as the owner of account %q", [target, other]) if {
 	acct_spec.transfer
-	is_user(target_user)
+	target := target_user
+	is_user(target)
+	aid := account_id # bound once: the loop below visits every account
 	some other
-	data.accounts[other].owner == target_user
-	other != account_id
+	data.accounts[other].owner == target
+	other != aid
 }
 
-acct_problems contains sprintf("target user %q has the same email as the owner of account %q", [target_user, other]) if {
+acct_problems contains sprintf("target user %q has the same email as the owner of account %q", [target, other]) if {
 	acct_spec.transfer
-	email := lower_email(data.accounts[account_id].users[target_user])
-	some other
-	other_owner := data.accounts[other].owner
-	other != account_id
-	lower_email(data.accounts[other].users[other_owner]) == email
+	target := target_user
+	aid := account_id
+	email := lower_email(data.accounts[aid].users[target])
+	some other, account in data.accounts
+	other != aid
+	owner := account.users[account.owner]
+	is_string(owner.email)
+	lower(owner.email) == email
 }
 
 lower_email(user) := lower(user.email) if is_string(user.email)
