@@ -13,9 +13,12 @@
 package gctune
 
 import (
+	"math"
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
+	"strconv"
+	"strings"
 	"sync/atomic"
 )
 
@@ -68,12 +71,21 @@ type Tuner struct {
 	live     atomic.Uint64
 	cycles   atomic.Uint64
 	previous int // the percentage before Start, restored by Stop
+
+	memLimit      int64 // the soft memory limit Start set (0: none)
+	previousLimit int64 // the limit before Start, restored by Stop
 }
 
 // Start tunes the collector from now on. It leaves the collector alone
 // (and says why in State) when headroom is 0 or the GOGC environment
 // variable is set (getenv looks it up): an operator's setting wins.
-func Start(headroom uint64, getenv func(string) string) *Tuner {
+//
+// containerLimit is the memory limit of the container (ContainerMemoryLimit;
+// 0: none). When there is one and GOMEMLIMIT is not set, Start also sets
+// Go's soft memory limit to 90% of it, so that the headroom never carries
+// the heap into the container's limit: near it, the collector runs as
+// often as it must.
+func Start(headroom uint64, getenv func(string) string, containerLimit uint64) *Tuner {
 	t := &Tuner{headroom: headroom}
 	switch {
 	case headroom == 0:
@@ -86,6 +98,10 @@ func Start(headroom uint64, getenv func(string) string) *Tuner {
 	}
 	t.previous = debug.SetGCPercent(MinPercent)
 	debug.SetGCPercent(t.previous)
+	if containerLimit > 0 && getenv("GOMEMLIMIT") == "" {
+		t.memLimit = int64(min(containerLimit/10*9, math.MaxInt64))
+		t.previousLimit = debug.SetMemoryLimit(t.memLimit)
+	}
 	if LiveHeap() == 0 {
 		runtime.GC() // nothing measured yet
 	}
@@ -125,15 +141,38 @@ func (t *Tuner) Stop() {
 		return
 	}
 	debug.SetGCPercent(t.previous)
+	if t.memLimit > 0 {
+		debug.SetMemoryLimit(t.previousLimit)
+	}
+}
+
+// ContainerMemoryLimit is the memory limit of the cgroup this process runs
+// in, in bytes, read with read (os.ReadFile): cgroup v2's memory.max, else
+// cgroup v1's memory.limit_in_bytes; 0 when there is none ("max", or v1's
+// near-2^63 "unlimited") or it cannot be read.
+func ContainerMemoryLimit(read func(string) ([]byte, error)) uint64 {
+	for _, path := range []string{"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"} {
+		b, err := read(path)
+		if err != nil {
+			continue
+		}
+		v, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
+		if err != nil || v >= 1<<62 {
+			return 0 // "max", unlimited or unreadable
+		}
+		return v
+	}
+	return 0
 }
 
 // State is what the tuner did, for /v1/status.
 type State struct {
 	HeadroomBytes uint64 `json:"headroom_bytes"`
-	Percent       int    `json:"percent,omitempty"`         // the GOGC percentage set last
-	LiveHeapBytes uint64 `json:"live_heap_bytes,omitempty"` // found by the last collection
-	Collections   uint64 `json:"collections_tuned"`         // collections since Start
-	Skipped       string `json:"skipped,omitempty"`         // why it leaves the collector alone
+	Percent       int    `json:"percent,omitempty"`            // the GOGC percentage set last
+	LiveHeapBytes uint64 `json:"live_heap_bytes,omitempty"`    // found by the last collection
+	Collections   uint64 `json:"collections_tuned"`            // collections since Start
+	MemoryLimit   int64  `json:"memory_limit_bytes,omitempty"` // the soft limit set from the container's
+	Skipped       string `json:"skipped,omitempty"`            // why it leaves the collector alone
 }
 
 // State reports the tuner's last adjustment.
@@ -143,6 +182,7 @@ func (t *Tuner) State() State {
 		Percent:       int(t.percent.Load()),
 		LiveHeapBytes: t.live.Load(),
 		Collections:   t.cycles.Load(),
+		MemoryLimit:   t.memLimit,
 		Skipped:       t.skipped,
 	}
 }

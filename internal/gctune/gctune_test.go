@@ -1,6 +1,9 @@
 package gctune_test
 
 import (
+	"errors"
+	"io/fs"
+	"math"
 	"runtime"
 	"runtime/debug"
 	"testing"
@@ -48,7 +51,7 @@ func gcPercent() int {
 func TestTunerFollowsTheLiveHeap(t *testing.T) {
 	old := debug.SetGCPercent(123)
 	t.Cleanup(func() { debug.SetGCPercent(old) })
-	tu := gctune.Start(256*mib, env(nil))
+	tu := gctune.Start(256*mib, env(nil), 0)
 	t.Cleanup(tu.Stop)
 	var keep [][]byte
 	var seen []int
@@ -97,7 +100,7 @@ func TestTunerLeavesExplicitSettingsAlone(t *testing.T) {
 		{"GOGC set", 256 * mib, map[string]string{"GOGC": "50"}},
 		{"headroom 0", 0, nil},
 	} {
-		tu := gctune.Start(c.headroom, env(c.env))
+		tu := gctune.Start(c.headroom, env(c.env), 1<<30)
 		runtime.GC()
 		if st := tu.State(); st.Percent != 0 || st.Skipped == "" {
 			t.Errorf("%s: state %+v, want it skipped", c.name, st)
@@ -106,5 +109,57 @@ func TestTunerLeavesExplicitSettingsAlone(t *testing.T) {
 			t.Errorf("%s: GC percent changed to %d", c.name, got)
 		}
 		tu.Stop()
+	}
+}
+
+func TestContainerMemoryLimit(t *testing.T) {
+	const v2, v1 = "/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"
+	for _, c := range []struct {
+		name  string
+		files map[string]string
+		want  uint64
+	}{
+		{"v2 limit", map[string]string{v2: "268435456\n", v1: "1"}, 256 * mib},
+		{"v2 max", map[string]string{v2: "max\n"}, 0},
+		{"v1 limit", map[string]string{v1: "536870912\n"}, 512 * mib},
+		{"v1 unlimited", map[string]string{v1: "9223372036854771712\n"}, 0},
+		{"none", nil, 0},
+		{"garbage", map[string]string{v2: "lots"}, 0},
+	} {
+		read := func(path string) ([]byte, error) {
+			if v, ok := c.files[path]; ok {
+				return []byte(v), nil
+			}
+			return nil, fs.ErrNotExist
+		}
+		if got := gctune.ContainerMemoryLimit(read); got != c.want {
+			t.Errorf("%s: %d, want %d", c.name, got, c.want)
+		}
+	}
+	failing := func(string) ([]byte, error) { return nil, errors.New("permission denied") }
+	if got := gctune.ContainerMemoryLimit(failing); got != 0 {
+		t.Errorf("unreadable: %d, want 0", got)
+	}
+}
+
+// TestTunerSetsTheContainersMemoryLimit: 90% of the container's limit as
+// Go's soft limit, unless GOMEMLIMIT is set; Stop restores the old one.
+func TestTunerSetsTheContainersMemoryLimit(t *testing.T) {
+	before := debug.SetMemoryLimit(-1)
+	tu := gctune.Start(64*mib, env(nil), 1000*mib)
+	if got := debug.SetMemoryLimit(-1); got != 900*mib || tu.State().MemoryLimit != 900*mib {
+		t.Errorf("memory limit %d (state %d), want 90%% of 1000 MiB", got, tu.State().MemoryLimit)
+	}
+	tu.Stop()
+	if got := debug.SetMemoryLimit(-1); got != before {
+		t.Errorf("after Stop the memory limit is %d, want %d", got, before)
+	}
+	tu = gctune.Start(64*mib, env(map[string]string{"GOMEMLIMIT": "2GiB"}), 1000*mib)
+	if got := debug.SetMemoryLimit(-1); got != before || tu.State().MemoryLimit != 0 {
+		t.Errorf("GOMEMLIMIT set: memory limit changed to %d", got)
+	}
+	tu.Stop()
+	if before != math.MaxInt64 {
+		t.Logf("the process started with a memory limit of %d", before)
 	}
 }
