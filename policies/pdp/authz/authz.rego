@@ -102,9 +102,8 @@ workspace_ok if {
 
 workspace_ok if {
 	workspace_actions[input.action.name]
-	account := data.accounts[account_id]
-	is_object(account.workspaces[workspace_id])
-	account.owner == input.subject.id
+	workspace_exists
+	is_account_owner
 }
 
 workspace_ok if account_actions[input.action.name]
@@ -185,8 +184,9 @@ properties_ok if {
 	not "properties" in object.keys(input.resource)
 }
 
-# (Paths into data.accounts are looked up directly, never the whole account:
-# reading a large object out of the store costs in proportion to its size.)
+# (The store holds the role data as OPA's AST and a read returns a pointer
+# into it: binding a whole account to a local, as request_ok does, copies
+# nothing.)
 account_exists if is_string(data.accounts[account_id].owner)
 
 workspace_exists if is_object(data.accounts[account_id].workspaces[workspace_id])
