@@ -129,7 +129,7 @@ func decideMix(t *testing.T, reqs []engine.Request) []mixDecision {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng := engine.New(10*time.Second, 0)
+	eng := engine.New(10*time.Second, 0, engine.VM)
 	eng.Swap(snap)
 	out := make([]mixDecision, len(reqs))
 	for i, r := range reqs {

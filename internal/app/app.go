@@ -111,7 +111,7 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger, level zap.Atom
 	if err != nil {
 		return nil, fmt.Errorf("--decision-log: %w", err)
 	}
-	eng := engine.New(cfg.DecisionTimeout, cfg.DecisionCache)
+	eng := engine.New(cfg.DecisionTimeout, cfg.DecisionCache, engine.Evaluator(cfg.Evaluator))
 	eng.Swap(snap)
 	// A build leaves garbage several times the snapshot's size (decoded
 	// JSON, validation); give it back to the OS now rather than whenever
@@ -127,6 +127,9 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger, level zap.Atom
 	})
 	if st := eng.CacheStats(); !st.Enabled && cfg.DecisionCache > 0 {
 		log.Warn("decision cache off", zap.String("reason", st.Disabled))
+	}
+	if st := eng.EvaluatorState(); st.Refused != "" {
+		log.Warn("the decision rule stays on OPA's evaluator", zap.String("reason", st.Refused))
 	}
 	where := "directories"
 	if cfg.Embedded {
@@ -163,7 +166,7 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger, level zap.Atom
 
 			ReloadStatus: reloadStatus,
 			ExtraStatus: func() map[string]any {
-				return map[string]any{"decision_log": dlog.State(), "decision_cache": cacheState(eng.CacheStats()), "gc": gc.State(), "reload_watching": !cfg.Embedded}
+				return map[string]any{"decision_log": dlog.State(), "decision_cache": cacheState(eng.CacheStats()), "gc": gc.State(), "evaluator": evaluatorState(eng.EvaluatorState()), "reload_watching": !cfg.Embedded}
 			},
 			DecisionLog: dlog,
 			Metrics:     m,
@@ -404,6 +407,14 @@ func readToken(path string) (string, error) {
 }
 
 // cacheState is the decision cache part of /v1/status.
+func evaluatorState(st engine.EvaluatorState) map[string]any {
+	out := map[string]any{"configured": st.Configured, "serving": st.Serving}
+	if st.Refused != "" {
+		out["vm_refused"] = st.Refused
+	}
+	return out
+}
+
 func cacheState(st engine.CacheStats) map[string]any {
 	out := map[string]any{"enabled": st.Enabled, "hits": st.Hits, "misses": st.Misses}
 	if st.Enabled {

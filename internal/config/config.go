@@ -29,8 +29,9 @@ type Config struct {
 
 	BodyLimit       int64
 	MaxBatch        int
-	DecisionCache   int // entries; 0 turns the decision cache off
-	GCHeadroomMiB   int // heap growth the GC allows beyond the live heap; 0 leaves GOGC alone
+	DecisionCache   int    // entries; 0 turns the decision cache off
+	GCHeadroomMiB   int    // heap growth the GC allows beyond the live heap; 0 leaves GOGC alone
+	Evaluator       string // "vm" or "topdown": what evaluates the decision rule
 	DecisionTimeout time.Duration
 	RequestTimeout  time.Duration
 	ShutdownTimeout time.Duration
@@ -62,6 +63,7 @@ func Default() Config {
 		MaxBatch:              1000,
 		DecisionCache:         10000,
 		GCHeadroomMiB:         64,
+		Evaluator:             "vm",
 		DecisionTimeout:       100 * time.Millisecond,
 		RequestTimeout:        5 * time.Second,
 		ShutdownTimeout:       10 * time.Second,
@@ -90,6 +92,7 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (Config, 
 	fs.IntVar(&c.MaxBatch, "max-batch", c.MaxBatch, "most items in one /access/v1/evaluations request")
 	fs.IntVar(&c.DecisionCache, "decision-cache", c.DecisionCache, "decisions kept per policy revision, keyed by the complete input (0: off)")
 	fs.IntVar(&c.GCHeadroomMiB, "gc-headroom", c.GCHeadroomMiB, "`MiB` the heap may grow beyond the live heap before the garbage collector runs (never less than Go's GOGC=100; 0, or the GOGC variable set, leaves the collector alone)")
+	fs.StringVar(&c.Evaluator, "evaluator", c.Evaluator, "what evaluates the decision rule: vm (its compiled plan; a policy the vm cannot run stays on OPA's evaluator) or topdown (OPA's evaluator)")
 	fs.DurationVar(&c.DecisionTimeout, "decision-timeout", c.DecisionTimeout, "deny a decision that takes longer")
 	fs.DurationVar(&c.RequestTimeout, "request-timeout", c.RequestTimeout, "longest a whole request (a batch, a search) may take: batch items not decided by then are denied, a search fails")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long in-flight requests may finish on shutdown")
@@ -166,6 +169,11 @@ func (c Config) Validate() error {
 	}
 	if c.GCHeadroomMiB < 0 || c.GCHeadroomMiB > 1<<20 {
 		add("--gc-headroom %d: must be between 0 (off) and 1048576 MiB", c.GCHeadroomMiB)
+	}
+	switch c.Evaluator {
+	case "vm", "topdown":
+	default:
+		add("--evaluator %q: want vm or topdown", c.Evaluator)
 	}
 	if c.DecisionCache < 0 {
 		add("--decision-cache %d: must be 0 (off) or more", c.DecisionCache)

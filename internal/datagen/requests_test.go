@@ -77,7 +77,7 @@ func TestRequestsMixWithShippedPolicies(t *testing.T) {
 	if snap.Stats.Users != 240 {
 		t.Fatalf("FolderLayout loaded %+v, want 240 users", snap.Stats)
 	}
-	eng := engine.New(10*time.Second, 0)
+	eng := engine.New(10*time.Second, 0, engine.VM)
 	eng.Swap(snap)
 	reqs := d.Requests(2000, 1)
 	var allow, malformed int

@@ -547,7 +547,7 @@ func BenchmarkDecisionPath(b *testing.B) {
 	if err != nil {
 		b.Skipf("cannot build the benchmark policy: %v", err)
 	}
-	eng := engine.New(time.Second, 0)
+	eng := engine.New(time.Second, 0, engine.VM)
 	eng.Swap(snap)
 	req := sampleRequest()
 	if d, _, err := eng.Evaluate(context.Background(), req); err != nil || !d.Allow {

@@ -86,7 +86,7 @@ func fixtures(b *testing.B) []*fixture {
 				return
 			}
 			f.snap = snap
-			f.eng = engine.New(time.Second, 0)
+			f.eng = engine.New(time.Second, 0, engine.VM)
 			f.eng.Swap(snap)
 			for _, r := range f.data.Requests(benchRequests, 1) {
 				f.reqs = append(f.reqs, toEngine(r))
@@ -151,7 +151,7 @@ func BenchmarkDecisionCached(b *testing.B) {
 				reqs = append(reqs, toEngine(r))
 			}
 			traffic := datagen.Traffic(pool, 1<<20, alpha, 3)
-			eng := engine.New(time.Second, cacheSize)
+			eng := engine.New(time.Second, cacheSize, engine.VM)
 			eng.Swap(f.snap)
 			b.ReportAllocs()
 			i := 0
@@ -174,7 +174,7 @@ func BenchmarkDecisionCacheHit(b *testing.B) {
 	ctx := context.Background()
 	for _, f := range fixtures(b) {
 		b.Run(f.name, func(b *testing.B) {
-			eng := engine.New(time.Second, 10000)
+			eng := engine.New(time.Second, 10000, engine.VM)
 			eng.Swap(f.snap)
 			reqs := f.reqs[:1000]
 			for _, r := range reqs {
@@ -277,7 +277,7 @@ func BenchmarkForwardAuth(b *testing.B) {
 	}
 	for _, size := range []int{0, 10000} {
 		b.Run(fmt.Sprintf("cache=%d", size), func(b *testing.B) {
-			eng := engine.New(time.Second, size)
+			eng := engine.New(time.Second, size, engine.VM)
 			eng.Swap(snap)
 			b.ReportAllocs()
 			i := 0

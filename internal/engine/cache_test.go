@@ -46,7 +46,7 @@ func ownerRequest(subject, owner string) Request {
 }
 
 func TestCacheAnswersTheSameVerdict(t *testing.T) {
-	e := New(time.Second, 100)
+	e := New(time.Second, 100, VM)
 	e.Swap(snapshotOf(t, ownerPolicy))
 	ctx := context.Background()
 	first, _, _ := e.Evaluate(ctx, ownerRequest("bob", "bob"))
@@ -106,7 +106,7 @@ func TestCacheAnswersTheSameVerdict(t *testing.T) {
 }
 
 func TestCacheLivesWithItsSnapshot(t *testing.T) {
-	e := New(time.Second, 100)
+	e := New(time.Second, 100, VM)
 	e.Swap(snapshotOf(t, ownerPolicy))
 	ctx := context.Background()
 	req := ownerRequest("bob", "bob")
@@ -125,7 +125,7 @@ func TestCacheLivesWithItsSnapshot(t *testing.T) {
 }
 
 func TestFailuresAreNotCached(t *testing.T) {
-	e := New(time.Second, 100)
+	e := New(time.Second, 100, VM)
 	s := snapshotOf(t, strings.Replace(ownerPolicy, `decision := {"allow": allow, "reasons": [reason]}`,
 		`decision := {"allow": allow, "reasons": [reason], "check": check}`, 1))
 	e.Swap(s)
@@ -148,7 +148,7 @@ func TestNondeterministicPoliciesAreNotCached(t *testing.T) {
 		// OPA does not flag it, but it verifies as of now
 		{"ok if crypto.x509.parse_and_verify_certificates(input.pem)[0]", "crypto.x509.parse_and_verify_certificates"},
 	} {
-		e := New(time.Second, 100)
+		e := New(time.Second, 100, VM)
 		e.Swap(snapshotOf(t, ownerPolicy+"\n"+tc.extra+"\n"))
 		req := ownerRequest("bob", "bob")
 		for range 2 {
@@ -196,7 +196,7 @@ func with(r Request, props map[string]any) Request {
 }
 
 func TestCacheOff(t *testing.T) {
-	e := New(time.Second, 0)
+	e := New(time.Second, 0, VM)
 	e.Swap(snapshotOf(t, ownerPolicy))
 	req := ownerRequest("bob", "bob")
 	for range 2 {
@@ -252,7 +252,7 @@ func fuzzRequest(props, id string) (Request, bool) {
 // A request whose input is larger than maxCachedKey is decided but never
 // cached, so large requests cannot fill memory through the cache.
 func TestLargeInputsAreNotCached(t *testing.T) {
-	e := New(time.Second, 100)
+	e := New(time.Second, 100, VM)
 	e.Swap(snapshotOf(t, ownerPolicy))
 	req := ownerRequest("bob", "bob")
 	req.Resource.Properties["blob"] = strings.Repeat("x", maxCachedKey)
@@ -287,7 +287,7 @@ func TestRouteCache(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := New(time.Second, 100)
+	e := New(time.Second, 100, VM)
 	e.Swap(s)
 	ctx := context.Background()
 	ask := func(user, owner string) Decision {

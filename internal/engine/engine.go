@@ -67,11 +67,22 @@ type Decision struct {
 	Cached  bool // answered from the decision cache (same revision, same complete input)
 }
 
+// Evaluator names what evaluates the decision rule.
+type Evaluator string
+
+// The evaluators: package vm runs the decision rule's plan, and OPA's own
+// (top-down) evaluator serves whatever vm refuses and every other query.
+const (
+	VM      Evaluator = "vm"
+	Topdown Evaluator = "topdown"
+)
+
 // Engine evaluates requests against the current snapshot.
 type Engine struct {
 	cur       atomic.Pointer[loaded]
 	timeout   time.Duration
 	cacheSize int
+	evaluator Evaluator
 	hits      atomic.Uint64 // over every snapshot, for counters that never go down
 	misses    atomic.Uint64
 	routeHits atomic.Uint64 // forward-auth route table answers from the route cache
@@ -87,9 +98,38 @@ type loaded struct {
 
 // New returns an engine with no snapshot; decisions fail with ErrNotReady
 // until Swap is called. timeout bounds each single evaluation; cacheSize
-// bounds the decision cache (entries; 0 turns it off).
-func New(timeout time.Duration, cacheSize int) *Engine {
-	return &Engine{timeout: timeout, cacheSize: cacheSize}
+// bounds the decision cache (entries; 0 turns it off); ev chooses the
+// decision rule's evaluator (VM falls back to Topdown for a policy that
+// package vm cannot run).
+func New(timeout time.Duration, cacheSize int, ev Evaluator) *Engine {
+	return &Engine{timeout: timeout, cacheSize: cacheSize, evaluator: ev}
+}
+
+// EvaluatorState says which evaluator decides on the current snapshot.
+type EvaluatorState struct {
+	Configured Evaluator
+	Serving    Evaluator // "" before the first snapshot
+	// Refused says why package vm does not run the current policy (when
+	// VM is configured and Topdown serves).
+	Refused string
+}
+
+// EvaluatorState reads which evaluator decides, and why.
+func (e *Engine) EvaluatorState() EvaluatorState {
+	st := EvaluatorState{Configured: e.evaluator}
+	if l := e.cur.Load(); l != nil {
+		st.Serving = Topdown
+		if e.useVM(l.snap) {
+			st.Serving = VM
+		} else if e.evaluator == VM {
+			st.Refused = l.snap.VMRefused
+		}
+	}
+	return st
+}
+
+func (e *Engine) useVM(s *policy.Snapshot) bool {
+	return e.evaluator == VM && s.DecisionVM != nil
 }
 
 // Swap installs s, with an empty decision cache, and returns the snapshot
@@ -381,14 +421,91 @@ func (e *Engine) evaluate(ctx context.Context, s *policy.Snapshot, req Request) 
 	}
 	ctx, cancel := context.WithTimeout(ctx, e.timeout)
 	defer cancel()
+	if e.useVM(s) {
+		v, err := s.DecisionVM.Eval(ctx, ast.NewTerm(input), s.Data)
+		if err != nil {
+			return deny(classify(ctx, err), "")
+		}
+		if v == nil {
+			return deny(undefinedDecision(), "")
+		}
+		return verdictAST(v.Value)
+	}
 	rs, err := s.Decision.Eval(ctx, rego.EvalParsedInput(input))
 	if err != nil {
 		return deny(classify(ctx, err), "")
 	}
 	if len(rs) == 0 || len(rs[0].Expressions) == 0 {
-		return deny(&EvalError{Code: CodeInvalidResult, Message: policy.DecisionRule + " is undefined for this input"}, "")
+		return deny(undefinedDecision(), "")
 	}
 	return verdict(rs[0].Expressions[0].Value)
+}
+
+func undefinedDecision() *EvalError {
+	return &EvalError{Code: CodeInvalidResult, Message: policy.DecisionRule + " is undefined for this input"}
+}
+
+var (
+	allowKey   = ast.StringTerm("allow")
+	reasonsKey = ast.StringTerm("reasons")
+)
+
+// verdictAST is verdict for the AST value package vm returns: the same
+// reading, the same messages (a set is read as OPA's API gives it: sorted).
+func verdictAST(v ast.Value) Decision {
+	obj, ok := v.(ast.Object)
+	if !ok {
+		return deny(&EvalError{Code: CodeInvalidResult, Message: fmt.Sprintf("%s returned %s, want an object with allow and reasons", policy.DecisionRule, kindAST(v))}, "")
+	}
+	var allowV ast.Value
+	if t := obj.Get(allowKey); t != nil {
+		allowV = t.Value
+	}
+	allow, ok := allowV.(ast.Boolean)
+	if !ok {
+		return deny(&EvalError{Code: CodeInvalidResult, Message: fmt.Sprintf("%s.allow is %s, want a boolean", policy.DecisionRule, kindAST(allowV))}, "")
+	}
+	var reasons []string
+	add := func(t *ast.Term) {
+		if s, ok := t.Value.(ast.String); ok && s != "" {
+			reasons = append(reasons, string(s))
+		}
+	}
+	if t := obj.Get(reasonsKey); t != nil {
+		switch r := t.Value.(type) {
+		case *ast.Array:
+			reasons = make([]string, 0, r.Len())
+			r.Foreach(add)
+		case ast.Set:
+			r.Sorted().Foreach(add)
+		}
+	}
+	if len(reasons) == 0 {
+		if allow {
+			reasons = []string{"allowed by policy (it gave no reason)"}
+		} else {
+			reasons = []string{"denied by policy (it gave no reason)"}
+		}
+	}
+	return Decision{Allow: bool(allow), Reasons: reasons}
+}
+
+func kindAST(v ast.Value) string {
+	switch v.(type) {
+	case nil, ast.Null:
+		return "null/undefined"
+	case ast.Boolean:
+		return "a boolean"
+	case ast.String:
+		return "a string"
+	case ast.Number:
+		return "a number"
+	case *ast.Array, ast.Set: // OPA's API gives a set as an array
+		return "an array"
+	case ast.Object:
+		return "an object"
+	}
+	return fmt.Sprintf("%T", v)
 }
 
 // verdict reads {"allow": bool, "reasons": [string]}; anything else denies.

@@ -27,7 +27,7 @@ func fuzzRouter(tb testing.TB) http.Handler {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	eng := engine.New(time.Second, 64)
+	eng := engine.New(time.Second, 64, engine.VM)
 	eng.Swap(snap)
 	return New(Deps{Engine: eng, Log: zap.NewNop(), BodyLimit: 1 << 16, MaxBatch: 50, Started: time.Now()})
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/storage/inmem"
 
 	"github.com/pdp-sidecar/pdp/internal/roledata"
+	"github.com/pdp-sidecar/pdp/internal/vm"
 )
 
 // The rules of package pdp.authz that the sidecar evaluates. Only Decision
@@ -68,6 +69,12 @@ type Snapshot struct {
 	Compiler *ast.Compiler
 	Store    storage.Store
 	Decision rego.PreparedEvalQuery
+	// DecisionVM is the decision rule compiled from OPA's plan (package
+	// vm), nil when vm.Compile refused it (VMRefused says why); Data is
+	// the data document it reads, the store's own.
+	DecisionVM *vm.Program
+	VMRefused  string
+	Data       *ast.Term
 	// Actions is the sorted action catalogue (empty when the policy has none).
 	Actions []string
 	// Subjects lists candidate users for subject search (nil when undefined).
@@ -139,6 +146,8 @@ func BuildFiles(ctx context.Context, policyFiles, dataFiles []File) (*Snapshot, 
 	if s.Decision, err = s.prepare(ctx, DecisionRule); err != nil {
 		return nil, err
 	}
+	s.Data = ast.NewTerm(doc)
+	s.DecisionVM, s.VMRefused = compileVM(ctx, compiler, DecisionRule)
 	for _, opt := range []struct {
 		rule string
 		dst  **rego.PreparedEvalQuery
@@ -162,6 +171,20 @@ func BuildFiles(ctx context.Context, policyFiles, dataFiles []File) (*Snapshot, 
 		}
 	}
 	return s, nil
+}
+
+// compileVM compiles query's plan for package vm, or says why it cannot
+// run there (the query is then evaluated by OPA's evaluator only).
+func compileVM(ctx context.Context, c *ast.Compiler, query string) (*vm.Program, string) {
+	plan, err := vm.Plan(ctx, c, query)
+	if err != nil {
+		return nil, err.Error()
+	}
+	prog, err := vm.Compile(plan)
+	if err != nil {
+		return nil, err.Error()
+	}
+	return prog, ""
 }
 
 // compilePolicies parses and strictly compiles the policies into a new

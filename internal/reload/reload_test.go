@@ -60,7 +60,7 @@ type fixture struct {
 // newFixture writes the model into temp dirs and serves its first snapshot.
 func newFixture(t *testing.T, requireTests bool) (*fixture, *Reloader) {
 	t.Helper()
-	f := &fixture{policies: t.TempDir(), data: t.TempDir(), eng: engine.New(time.Second, 0)}
+	f := &fixture{policies: t.TempDir(), data: t.TempDir(), eng: engine.New(time.Second, 0, engine.VM)}
 	f.write(t, f.policies, "pdp/authz/authz.rego", authzRego)
 	f.write(t, f.policies, "pdp/authz/authz_test.rego", authzTestRego)
 	f.write(t, f.data, "accounts/acme.json", acmeJSON)

@@ -1,0 +1,91 @@
+package vm
+
+import (
+	"context"
+	"sync"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/topdown"
+)
+
+// state is one evaluation's: its frames, memoised rules and built-in
+// scratch. States are pooled: an evaluation allocates little of its own.
+type state struct {
+	prog    *Program
+	ctx     context.Context
+	stack   []*ast.Term // frames are carved from it, last in first out
+	memo    []memoEntry // by function index
+	touched []int       // memo entries to clear after the evaluation
+	results []*ast.Term
+	retval  *ast.Term
+	steps   int
+	limit   int // steps allowed (0: no limit but the context's)
+
+	bctx    topdown.BuiltinContext
+	args    []*ast.Term
+	out     *ast.Term
+	collect func(*ast.Term) error
+}
+
+type memoEntry struct {
+	set   bool
+	value *ast.Term // nil: undefined
+}
+
+var states sync.Pool
+
+func getState(p *Program, ctx context.Context) *state {
+	st, _ := states.Get().(*state)
+	if st == nil {
+		st = &state{}
+		st.collect = func(t *ast.Term) error {
+			st.out = t
+			return nil
+		}
+	}
+	st.prog, st.ctx = p, ctx
+	if cap(st.memo) < len(p.funcs) {
+		st.memo = make([]memoEntry, len(p.funcs))
+	}
+	st.memo = st.memo[:len(p.funcs)]
+	st.bctx = topdown.BuiltinContext{Context: ctx}
+	return st
+}
+
+func putState(st *state) {
+	for _, i := range st.touched {
+		st.memo[i] = memoEntry{}
+	}
+	st.touched = st.touched[:0]
+	clear(st.results)
+	st.results = st.results[:0]
+	clear(st.stack[:cap(st.stack)])
+	st.stack = st.stack[:0]
+	st.prog, st.ctx, st.retval, st.out, st.steps, st.limit = nil, nil, nil, nil, 0, 0
+	st.bctx = topdown.BuiltinContext{}
+	if cap(st.stack) > 1<<16 { // one odd evaluation must not pin a large stack
+		st.stack = nil
+	}
+	states.Put(st)
+}
+
+// alloc returns a cleared frame of n locals on top of the stack.
+func (st *state) alloc(n int) []*ast.Term {
+	if len(st.stack)+n > cap(st.stack) {
+		// A new stack: the frames below keep the old one, which stays
+		// theirs; free pops only frames of the current one.
+		st.stack = make([]*ast.Term, 0, max(2*cap(st.stack), n, 256))
+	}
+	top := len(st.stack)
+	st.stack = st.stack[:top+n]
+	return st.stack[top : top+n : top+n]
+}
+
+// free clears f and pops it when it is the top frame of the stack.
+func (st *state) free(f []*ast.Term) {
+	clear(f)
+	n := len(f)
+	if n > 0 && len(st.stack) >= n && &st.stack[len(st.stack)-n] == &f[0] {
+		st.stack = st.stack[:len(st.stack)-n]
+	}
+}

@@ -1,0 +1,907 @@
+// Package vm evaluates a Rego query from its plan: the imperative IR that
+// OPA's planner makes of a query and the policies (the first stage of OPA's
+// Wasm compiler; package ir). It runs that plan in Go, on the same AST
+// values OPA's own evaluator uses, with OPA's own built-in functions, so a
+// decision is a walk over a few hundred statements instead of OPA's
+// general top-down search. Rules that take only input and data are
+// memoised per evaluation, as OPA's Wasm runtime does.
+//
+// Compile refuses a plan it cannot run exactly as OPA would (a `with`
+// statement, a dynamic call, a built-in that needs the clock, randomness,
+// the network or a tracer): the caller then keeps OPA's evaluator.
+package vm
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/ir"
+	"github.com/open-policy-agent/opa/v1/topdown"
+)
+
+// Program is a compiled plan, safe for concurrent evaluations.
+type Program struct {
+	strings []*ast.Term // the plan's string constants
+	numbers []*ast.Term // MakeNumberRefStmt's numbers, by string index (nil where none)
+	files   []string    // for error locations
+	funcs   []*function // by index
+	calls   map[*ir.CallStmt]callee
+	plan    *ir.Plan
+	nlocals int // the plan's frame size
+}
+
+type function struct {
+	index   int
+	name    string
+	params  []ir.Local
+	ret     ir.Local
+	blocks  []*ir.Block
+	nlocals int
+	memo    bool // takes only input and data: its value is fixed for one evaluation
+	// constant: a memo function whose value depends on neither input nor
+	// data (a table like an action catalogue): computed once, at Compile,
+	// and shared by every evaluation (which only reads it).
+	constant bool
+	value    *ast.Term
+}
+
+// callee is what a CallStmt calls: a planned function or a built-in.
+type callee struct {
+	fn      *function
+	builtin topdown.BuiltinFunc
+	name    string
+	loc     *ast.Location // the call's place in the policy, for a built-in's error
+}
+
+// Compile readies the plan named "eval" (vm.Plan's) of p for evaluation.
+func Compile(p *ir.Policy) (*Program, error) {
+	if p.Static == nil || p.Plans == nil || p.Funcs == nil {
+		return nil, errors.New("the plan is incomplete")
+	}
+	prog := &Program{calls: map[*ir.CallStmt]callee{}}
+	for _, s := range p.Static.Strings {
+		prog.strings = append(prog.strings, ast.StringTerm(s.Value))
+	}
+	prog.numbers = make([]*ast.Term, len(p.Static.Strings))
+	for _, f := range p.Static.Files {
+		prog.files = append(prog.files, f.Value)
+	}
+	byName := map[string]*function{}
+	for i, f := range p.Funcs.Funcs {
+		fn := &function{index: i, name: f.Name, params: f.Params, ret: f.Return, blocks: f.Blocks}
+		fn.memo = len(f.Params) == 2 && f.Params[0] == ir.Input && f.Params[1] == ir.Data
+		prog.funcs = append(prog.funcs, fn)
+		byName[f.Name] = fn
+	}
+	for _, pl := range p.Plans.Plans {
+		if pl.Name == "eval" {
+			prog.plan = pl
+		}
+	}
+	if prog.plan == nil {
+		return nil, errors.New(`the plan has no "eval" query`)
+	}
+	c := checker{prog: prog, byName: byName}
+	for _, fn := range prog.funcs {
+		c.max = int(fn.ret)
+		for _, l := range fn.params {
+			c.max = max(c.max, int(l))
+		}
+		c.blocks(fn.blocks)
+		fn.nlocals = c.max + 1
+	}
+	c.max = int(ir.Data)
+	c.blocks(prog.plan.Blocks)
+	prog.nlocals = c.max + 1
+	if len(c.problems) > 0 {
+		return nil, errors.New(strings.Join(c.problems, "; "))
+	}
+	prog.foldConstants()
+	return prog, nil
+}
+
+// foldConstants computes, once, the value of every rule that reads
+// neither input nor data (directly or through what it calls), so that an
+// evaluation does not rebuild, say, a table of a hundred actions. A rule
+// whose evaluation fails here (a conflict, a built-in's error) is left to
+// fail where it is evaluated.
+func (p *Program) foldConstants() {
+	reads := make([]bool, len(p.funcs)) // reads input or data, or calls what does
+	calls := make([][]int, len(p.funcs))
+	for _, fn := range p.funcs {
+		if len(fn.params) < 2 || fn.params[0] != ir.Input || fn.params[1] != ir.Data {
+			reads[fn.index] = true
+			continue
+		}
+		walkStmts(fn.blocks, func(s ir.Stmt) {
+			if cs, ok := s.(*ir.CallStmt); ok {
+				if c := p.calls[cs]; c.fn != nil {
+					calls[fn.index] = append(calls[fn.index], c.fn.index)
+					for _, a := range cs.Args[2:] {
+						if isInputOrData(a) {
+							reads[fn.index] = true
+						}
+					}
+					return
+				}
+			}
+			if usesInputOrData(s) {
+				reads[fn.index] = true
+			}
+		})
+	}
+	for changed := true; changed; {
+		changed = false
+		for i, cs := range calls {
+			for _, j := range cs {
+				if !reads[i] && reads[j] {
+					reads[i], changed = true, true
+				}
+			}
+		}
+	}
+	for _, fn := range p.funcs {
+		if !fn.memo || reads[fn.index] {
+			continue
+		}
+		st := getState(p, context.Background())
+		st.limit = foldSteps
+		f := st.alloc(2)
+		v, err := st.callFunc(f, fn, []ir.Operand{{Value: ir.Input}, {Value: ir.Data}})
+		putState(st)
+		if err == nil {
+			fn.value, fn.constant = v, true
+		}
+	}
+}
+
+// foldSteps bounds the work spent on one constant (scan iterations and
+// calls): a rule that takes longer is evaluated where it is used, under
+// the evaluation's deadline.
+const foldSteps = 1 << 20
+
+var errFoldBudget = errors.New("constant folding: step budget spent")
+
+func isInputOrData(o ir.Operand) bool {
+	l, ok := o.Value.(ir.Local)
+	return ok && (l == ir.Input || l == ir.Data)
+}
+
+// usesInputOrData says whether s reads or writes local 0 or 1 (a call's
+// arguments are looked at by foldConstants).
+func usesInputOrData(s ir.Stmt) bool {
+	var ops []ir.Operand
+	var locals []ir.Local
+	switch s := s.(type) {
+	case *ir.ReturnLocalStmt:
+		locals = append(locals, s.Source)
+	case *ir.CallStmt:
+		ops = s.Args
+		locals = append(locals, s.Result)
+	case *ir.DotStmt:
+		ops, locals = []ir.Operand{s.Source, s.Key}, []ir.Local{s.Target}
+	case *ir.LenStmt:
+		ops, locals = []ir.Operand{s.Source}, []ir.Local{s.Target}
+	case *ir.ScanStmt:
+		locals = []ir.Local{s.Source, s.Key, s.Value}
+	case *ir.AssignIntStmt:
+		locals = []ir.Local{s.Target}
+	case *ir.AssignVarStmt:
+		ops, locals = []ir.Operand{s.Source}, []ir.Local{s.Target}
+	case *ir.AssignVarOnceStmt:
+		ops, locals = []ir.Operand{s.Source}, []ir.Local{s.Target}
+	case *ir.ResetLocalStmt:
+		locals = []ir.Local{s.Target}
+	case *ir.MakeNullStmt:
+		locals = []ir.Local{s.Target}
+	case *ir.MakeNumberIntStmt:
+		locals = []ir.Local{s.Target}
+	case *ir.MakeNumberRefStmt:
+		locals = []ir.Local{s.Target}
+	case *ir.MakeArrayStmt:
+		locals = []ir.Local{s.Target}
+	case *ir.MakeObjectStmt:
+		locals = []ir.Local{s.Target}
+	case *ir.MakeSetStmt:
+		locals = []ir.Local{s.Target}
+	case *ir.EqualStmt:
+		ops = []ir.Operand{s.A, s.B}
+	case *ir.NotEqualStmt:
+		ops = []ir.Operand{s.A, s.B}
+	case *ir.IsArrayStmt:
+		ops = []ir.Operand{s.Source}
+	case *ir.IsObjectStmt:
+		ops = []ir.Operand{s.Source}
+	case *ir.IsSetStmt:
+		ops = []ir.Operand{s.Source}
+	case *ir.IsDefinedStmt:
+		locals = []ir.Local{s.Source}
+	case *ir.IsUndefinedStmt:
+		locals = []ir.Local{s.Source}
+	case *ir.ArrayAppendStmt:
+		ops, locals = []ir.Operand{s.Value}, []ir.Local{s.Array}
+	case *ir.ObjectInsertStmt:
+		ops, locals = []ir.Operand{s.Key, s.Value}, []ir.Local{s.Object}
+	case *ir.ObjectInsertOnceStmt:
+		ops, locals = []ir.Operand{s.Key, s.Value}, []ir.Local{s.Object}
+	case *ir.ObjectMergeStmt:
+		locals = []ir.Local{s.A, s.B, s.Target}
+	case *ir.SetAddStmt:
+		ops, locals = []ir.Operand{s.Value}, []ir.Local{s.Set}
+	case *ir.ResultSetAddStmt:
+		locals = []ir.Local{s.Value}
+	case *ir.BlockStmt, *ir.BreakStmt, *ir.NotStmt, *ir.NopStmt:
+		return false
+	default:
+		return true // unknown: assume it does
+	}
+	for _, o := range ops {
+		if isInputOrData(o) {
+			return true
+		}
+	}
+	for _, l := range locals {
+		if l == ir.Input || l == ir.Data {
+			return true
+		}
+	}
+	return false
+}
+
+// walkStmts calls f on every statement in bs, nested ones included.
+func walkStmts(bs []*ir.Block, f func(ir.Stmt)) {
+	for _, b := range bs {
+		for _, s := range b.Stmts {
+			f(s)
+			switch s := s.(type) {
+			case *ir.BlockStmt:
+				walkStmts(s.Blocks, f)
+			case *ir.NotStmt:
+				walkStmts([]*ir.Block{s.Block}, f)
+			case *ir.ScanStmt:
+				walkStmts([]*ir.Block{s.Block}, f)
+			}
+		}
+	}
+}
+
+// unsupportedBuiltins need what an evaluation here does not give them (the
+// clock, a seed, caches, tracers, the runtime) or have effects; a policy
+// calling one stays on OPA's evaluator. Non-deterministic built-ins
+// (http.send, rand.intn, time.now_ns, ...) are refused by their flag.
+var unsupportedBuiltinPrefixes = []string{"io.jwt.", "rego.metadata.", "opa.runtime", "trace", "internal.print", "print", "internal.test_case"}
+
+// checker walks a plan: it resolves every call, sizes frames and lists
+// what Compile cannot run.
+type checker struct {
+	prog     *Program
+	byName   map[string]*function
+	max      int
+	problems []string
+}
+
+func (c *checker) fail(format string, args ...any) {
+	if len(c.problems) < 10 {
+		c.problems = append(c.problems, fmt.Sprintf(format, args...))
+	}
+}
+
+func (c *checker) blocks(bs []*ir.Block) {
+	for _, b := range bs {
+		c.block(b)
+	}
+}
+
+func (c *checker) local(l ir.Local) { c.max = max(c.max, int(l)) }
+
+func (c *checker) operand(o ir.Operand) {
+	switch v := o.Value.(type) {
+	case ir.Local:
+		c.local(v)
+	case ir.StringIndex:
+		if int(v) < 0 || int(v) >= len(c.prog.strings) {
+			c.fail("string constant %d out of range", v)
+		}
+	case ir.Bool:
+	default:
+		c.fail("operand %T", o.Value)
+	}
+}
+
+func (c *checker) block(b *ir.Block) {
+	if b == nil {
+		c.fail("a nil block")
+		return
+	}
+	for _, s := range b.Stmts {
+		c.stmt(s)
+	}
+}
+
+func (c *checker) stmt(s ir.Stmt) {
+	switch s := s.(type) {
+	case *ir.ReturnLocalStmt:
+		c.local(s.Source)
+	case *ir.CallStmt:
+		c.call(s)
+	case *ir.BlockStmt:
+		c.blocks(s.Blocks)
+	case *ir.BreakStmt:
+	case *ir.DotStmt:
+		c.operand(s.Source)
+		c.operand(s.Key)
+		c.local(s.Target)
+	case *ir.LenStmt:
+		c.operand(s.Source)
+		c.local(s.Target)
+	case *ir.ScanStmt:
+		c.local(s.Source)
+		c.local(s.Key)
+		c.local(s.Value)
+		c.block(s.Block)
+	case *ir.NotStmt:
+		c.block(s.Block)
+	case *ir.AssignIntStmt:
+		c.local(s.Target)
+	case *ir.AssignVarStmt:
+		c.operand(s.Source)
+		c.local(s.Target)
+	case *ir.AssignVarOnceStmt:
+		c.operand(s.Source)
+		c.local(s.Target)
+	case *ir.ResetLocalStmt:
+		c.local(s.Target)
+	case *ir.MakeNullStmt:
+		c.local(s.Target)
+	case *ir.MakeNumberIntStmt:
+		c.local(s.Target)
+	case *ir.MakeNumberRefStmt:
+		c.local(s.Target)
+		if s.Index < 0 || s.Index >= len(c.prog.strings) {
+			c.fail("number constant %d out of range", s.Index)
+			return
+		}
+		v := c.prog.strings[s.Index].Value.(ast.String)
+		n := ast.NumberTerm(json.Number(v))
+		if _, ok := n.Value.(ast.Number).Int(); !ok {
+			if _, ok := n.Value.(ast.Number).Float64(); !ok {
+				c.fail("number constant %q is not a number", v)
+				return
+			}
+		}
+		c.prog.numbers[s.Index] = n
+	case *ir.MakeArrayStmt:
+		c.local(s.Target)
+	case *ir.MakeObjectStmt:
+		c.local(s.Target)
+	case *ir.MakeSetStmt:
+		c.local(s.Target)
+	case *ir.EqualStmt:
+		c.operand(s.A)
+		c.operand(s.B)
+	case *ir.NotEqualStmt:
+		c.operand(s.A)
+		c.operand(s.B)
+	case *ir.IsArrayStmt:
+		c.operand(s.Source)
+	case *ir.IsObjectStmt:
+		c.operand(s.Source)
+	case *ir.IsSetStmt:
+		c.operand(s.Source)
+	case *ir.IsDefinedStmt:
+		c.local(s.Source)
+	case *ir.IsUndefinedStmt:
+		c.local(s.Source)
+	case *ir.ArrayAppendStmt:
+		c.operand(s.Value)
+		c.local(s.Array)
+	case *ir.ObjectInsertStmt:
+		c.operand(s.Key)
+		c.operand(s.Value)
+		c.local(s.Object)
+	case *ir.ObjectInsertOnceStmt:
+		c.operand(s.Key)
+		c.operand(s.Value)
+		c.local(s.Object)
+	case *ir.ObjectMergeStmt:
+		c.local(s.A)
+		c.local(s.B)
+		c.local(s.Target)
+	case *ir.SetAddStmt:
+		c.operand(s.Value)
+		c.local(s.Set)
+	case *ir.ResultSetAddStmt:
+		c.local(s.Value)
+	case *ir.NopStmt:
+	default:
+		// WithStmt, CallDynamicStmt and whatever a later OPA adds.
+		c.fail("statement %T is not supported", s)
+	}
+}
+
+func (c *checker) call(s *ir.CallStmt) {
+	for _, a := range s.Args {
+		c.operand(a)
+	}
+	c.local(s.Result)
+	if fn, ok := c.byName[s.Func]; ok {
+		if len(s.Args) != len(fn.params) {
+			c.fail("call of %s with %d arguments, want %d", s.Func, len(s.Args), len(fn.params))
+		}
+		c.prog.calls[s] = callee{fn: fn, name: s.Func}
+		return
+	}
+	decl := ast.BuiltinMap[s.Func]
+	switch {
+	case decl == nil:
+		c.fail("built-in %s is not one of OPA's (a custom function stays on OPA's evaluator)", s.Func)
+		return
+	case decl.Nondeterministic:
+		c.fail("built-in %s is non-deterministic", s.Func)
+		return
+	}
+	for _, p := range unsupportedBuiltinPrefixes {
+		if strings.HasPrefix(s.Func, p) {
+			c.fail("built-in %s needs OPA's evaluator", s.Func)
+			return
+		}
+	}
+	f := topdown.GetBuiltin(s.Func)
+	if f == nil {
+		c.fail("built-in %s has no implementation", s.Func)
+		return
+	}
+	var loc *ast.Location
+	if i := s.Location.File; i >= 0 && i < len(c.prog.files) {
+		loc = &ast.Location{File: c.prog.files[i], Row: s.Location.Row, Col: s.Location.Col}
+	}
+	c.prog.calls[s] = callee{builtin: f, name: s.Func, loc: loc}
+}
+
+// Eval evaluates the plan on input (nil: undefined) and data, and returns
+// its result, or nil when the query is undefined. An error is a conflict,
+// a built-in's error or ctx's end: the evaluation decided nothing.
+func (p *Program) Eval(ctx context.Context, input, data *ast.Term) (*ast.Term, error) {
+	st := getState(p, ctx)
+	defer putState(st)
+	f := st.alloc(p.nlocals)
+	f[ir.Input], f[ir.Data] = input, data
+	for _, b := range p.plan.Blocks {
+		r, err := st.block(f, b)
+		if err != nil {
+			return nil, err
+		}
+		if r == ret {
+			break
+		}
+	}
+	st.free(f)
+	if len(st.results) == 0 {
+		return nil, nil
+	}
+	if len(st.results) > 1 {
+		for _, r := range st.results[1:] {
+			if !r.Equal(st.results[0]) {
+				return nil, conflict()
+			}
+		}
+	}
+	obj, ok := st.results[0].Value.(ast.Object)
+	if !ok {
+		return nil, fmt.Errorf("the plan's result is %T, want an object", st.results[0].Value)
+	}
+	return obj.Get(resultKey), nil
+}
+
+var resultKey = ast.StringTerm("result")
+
+// Block outcomes besides k >= 0, "the block was left by a break out of
+// it and k blocks around it" (an undefined statement is a break 0).
+const (
+	done = -1 // every statement ran
+	ret  = -2 // a ReturnLocalStmt ran: the function returns
+)
+
+// block runs b's statements in frame f.
+func (st *state) block(f []*ast.Term, b *ir.Block) (int, error) {
+	p := st.prog
+	for _, s := range b.Stmts {
+		switch s := s.(type) {
+		case *ir.CallStmt:
+			v, err := st.call(f, s)
+			if err != nil {
+				return 0, err
+			}
+			if v == nil {
+				return 0, nil
+			}
+			f[s.Result] = v
+		case *ir.DotStmt:
+			src, key := st.operand(f, s.Source), st.operand(f, s.Key)
+			if src == nil || key == nil {
+				return 0, nil
+			}
+			v := dot(src, key)
+			if v == nil {
+				return 0, nil
+			}
+			f[s.Target] = v
+		case *ir.AssignVarStmt:
+			v := st.operand(f, s.Source)
+			if v == nil {
+				return 0, nil
+			}
+			f[s.Target] = v
+		case *ir.AssignVarOnceStmt:
+			v := st.operand(f, s.Source)
+			if v == nil {
+				return 0, nil
+			}
+			if cur := f[s.Target]; cur != nil {
+				if ast.Compare(cur, v) != 0 {
+					return 0, conflict()
+				}
+				continue
+			}
+			f[s.Target] = v
+		case *ir.ObjectInsertStmt:
+			obj, k, v := st.object(f, s.Object), st.operand(f, s.Key), st.operand(f, s.Value)
+			if obj == nil || k == nil || v == nil {
+				return 0, errors.New("object insert into a non-object or of an undefined value")
+			}
+			obj.Insert(k, v)
+		case *ir.SetAddStmt:
+			set, ok := termValue[ast.Set](f[s.Set])
+			v := st.operand(f, s.Value)
+			if !ok || v == nil {
+				return 0, errors.New("set add to a non-set or of an undefined value")
+			}
+			set.Add(v)
+		case *ir.NotEqualStmt:
+			a, b := st.operand(f, s.A), st.operand(f, s.B)
+			if a == nil || b == nil || ast.Compare(a, b) == 0 {
+				return 0, nil
+			}
+		case *ir.EqualStmt:
+			a, b := st.operand(f, s.A), st.operand(f, s.B)
+			if a == nil || b == nil || ast.Compare(a, b) != 0 {
+				return 0, nil
+			}
+		case *ir.MakeObjectStmt:
+			f[s.Target] = ast.NewTerm(ast.NewObject())
+		case *ir.MakeSetStmt:
+			f[s.Target] = ast.NewTerm(ast.NewSet())
+		case *ir.MakeArrayStmt:
+			f[s.Target] = ast.NewTerm(ast.NewArray(make([]*ast.Term, 0, max(s.Capacity, 0))...))
+		case *ir.ResetLocalStmt:
+			f[s.Target] = nil
+		case *ir.IsDefinedStmt:
+			if f[s.Source] == nil {
+				return 0, nil
+			}
+		case *ir.IsUndefinedStmt:
+			if f[s.Source] != nil {
+				return 0, nil
+			}
+		case *ir.ReturnLocalStmt:
+			st.retval = f[s.Source]
+			return ret, nil
+		case *ir.BlockStmt:
+			for _, sub := range s.Blocks {
+				r, err := st.block(f, sub)
+				if err != nil {
+					return 0, err
+				}
+				switch {
+				case r == ret:
+					return ret, nil
+				case r >= 1:
+					return r - 1, nil
+				}
+			}
+		case *ir.BreakStmt:
+			return int(s.Index), nil
+		case *ir.NotStmt:
+			r, err := st.block(f, s.Block)
+			if err != nil {
+				return 0, err
+			}
+			switch {
+			case r == done:
+				return 0, nil // the negated block held: the not fails
+			case r == ret:
+				return ret, nil
+			case r >= 1:
+				return r - 1, nil
+			}
+		case *ir.ScanStmt:
+			r, err := st.scan(f, s)
+			if err != nil || r != done {
+				return r, err
+			}
+		case *ir.ArrayAppendStmt:
+			arr, ok := termValue[*ast.Array](f[s.Array])
+			v := st.operand(f, s.Value)
+			if !ok || v == nil {
+				return 0, errors.New("array append to a non-array or of an undefined value")
+			}
+			f[s.Array] = ast.NewTerm(arr.Append(v))
+		case *ir.MakeNumberRefStmt:
+			f[s.Target] = p.numbers[s.Index]
+		case *ir.MakeNumberIntStmt:
+			f[s.Target] = ast.InternedTerm(int(s.Value))
+		case *ir.AssignIntStmt:
+			f[s.Target] = ast.InternedTerm(int(s.Value))
+		case *ir.MakeNullStmt:
+			f[s.Target] = ast.InternedNullTerm
+		case *ir.LenStmt:
+			v := st.operand(f, s.Source)
+			if v == nil {
+				return 0, nil
+			}
+			n, ok := length(v.Value)
+			if !ok {
+				return 0, nil
+			}
+			f[s.Target] = ast.InternedTerm(n)
+		case *ir.IsArrayStmt:
+			if _, ok := termValue[*ast.Array](st.operand(f, s.Source)); !ok {
+				return 0, nil
+			}
+		case *ir.IsObjectStmt:
+			if _, ok := termValue[ast.Object](st.operand(f, s.Source)); !ok {
+				return 0, nil
+			}
+		case *ir.IsSetStmt:
+			if _, ok := termValue[ast.Set](st.operand(f, s.Source)); !ok {
+				return 0, nil
+			}
+		case *ir.ObjectInsertOnceStmt:
+			obj, k, v := st.object(f, s.Object), st.operand(f, s.Key), st.operand(f, s.Value)
+			if obj == nil || k == nil || v == nil {
+				return 0, errors.New("object insert into a non-object or of an undefined value")
+			}
+			if cur := obj.Get(k); cur != nil {
+				if ast.Compare(cur, v) != 0 {
+					return 0, objectConflict()
+				}
+				continue
+			}
+			obj.Insert(k, v)
+		case *ir.ObjectMergeStmt:
+			a, aok := termValue[ast.Object](f[s.A])
+			b, bok := termValue[ast.Object](f[s.B])
+			if !aok || !bok {
+				return 0, objectConflict()
+			}
+			m, ok := a.Merge(b)
+			if !ok {
+				return 0, objectConflict()
+			}
+			f[s.Target] = ast.NewTerm(m)
+		case *ir.ResultSetAddStmt:
+			if v := f[s.Value]; v != nil {
+				st.results = append(st.results, v)
+			}
+		case *ir.NopStmt:
+		default:
+			return 0, fmt.Errorf("statement %T is not supported", s) // Compile refuses these
+		}
+	}
+	return done, nil
+}
+
+// scan runs s's block for every element of its source (none for a scalar):
+// key and value for an array or object, the element twice for a set.
+func (st *state) scan(f []*ast.Term, s *ir.ScanStmt) (int, error) {
+	src := f[s.Source]
+	if src == nil {
+		return done, nil
+	}
+	var out int = done
+	var err error
+	visit := func(k, v *ast.Term) bool { // true: stop
+		if st.steps++; st.steps&255 == 0 {
+			if err = st.check(); err != nil {
+				return true
+			}
+		}
+		f[s.Key], f[s.Value] = k, v
+		var r int
+		if r, err = st.block(f, s.Block); err != nil {
+			return true
+		}
+		switch {
+		case r == ret:
+			out = ret
+			return true
+		case r == 1: // out of the scan: on after it
+			return true
+		case r >= 2:
+			out = r - 2
+			return true
+		}
+		return false // done or 0: the next element
+	}
+	switch v := src.Value.(type) {
+	case *ast.Array:
+		for i := range v.Len() {
+			if visit(ast.InternedTerm(i), v.Elem(i)) {
+				break
+			}
+		}
+	case ast.Object:
+		_ = v.Iter(func(k, val *ast.Term) error {
+			if visit(k, val) {
+				return errStop
+			}
+			return nil
+		})
+	case ast.Set:
+		_ = v.Iter(func(x *ast.Term) error {
+			if visit(x, x) {
+				return errStop
+			}
+			return nil
+		})
+	}
+	return out, err
+}
+
+var errStop = errors.New("stop")
+
+// check ends an evaluation whose context ended or whose step limit (when
+// it has one) is spent.
+func (st *state) check() error {
+	if st.limit > 0 && st.steps > st.limit {
+		return errFoldBudget
+	}
+	return st.ctx.Err()
+}
+
+// call calls a planned function or a built-in; nil means undefined.
+func (st *state) call(f []*ast.Term, s *ir.CallStmt) (*ast.Term, error) {
+	c, ok := st.prog.calls[s]
+	if !ok {
+		return nil, fmt.Errorf("call of unknown function %s", s.Func) // Compile resolves every call
+	}
+	if c.fn != nil {
+		return st.callFunc(f, c.fn, s.Args)
+	}
+	args := st.args[:0]
+	for _, a := range s.Args {
+		v := st.operand(f, a)
+		if v == nil {
+			return nil, nil
+		}
+		args = append(args, v)
+	}
+	st.args = args
+	st.out = nil
+	st.bctx.Location = c.loc
+	if err := c.builtin(st.bctx, args, st.collect); err != nil {
+		return nil, err
+	}
+	clear(st.args)
+	return st.out, nil
+}
+
+func (st *state) callFunc(f []*ast.Term, fn *function, args []ir.Operand) (*ast.Term, error) {
+	if fn.constant {
+		return fn.value, nil
+	}
+	if fn.memo {
+		if m := st.memo[fn.index]; m.set {
+			return m.value, nil
+		}
+	}
+	if st.steps++; st.steps&255 == 0 {
+		if err := st.check(); err != nil {
+			return nil, err
+		}
+	}
+	g := st.alloc(fn.nlocals)
+	for i, a := range args {
+		g[fn.params[i]] = st.operand(f, a) // may be undefined: input, for one
+	}
+	st.retval = nil
+	var out *ast.Term
+	for _, b := range fn.blocks {
+		r, err := st.block(g, b)
+		if err != nil {
+			st.free(g)
+			return nil, err
+		}
+		if r == ret {
+			out = st.retval
+			break
+		}
+		if r >= 1 { // out of the function's body: it ends
+			out = g[fn.ret]
+			break
+		}
+	}
+	st.retval = nil
+	st.free(g)
+	if fn.memo {
+		st.memo[fn.index] = memoEntry{set: true, value: out}
+		st.touched = append(st.touched, fn.index)
+	}
+	return out, nil
+}
+
+func (st *state) operand(f []*ast.Term, o ir.Operand) *ast.Term {
+	switch v := o.Value.(type) {
+	case ir.Local:
+		return f[v]
+	case ir.StringIndex:
+		return st.prog.strings[v]
+	case ir.Bool:
+		return ast.InternedTerm(bool(v))
+	}
+	return nil
+}
+
+func (st *state) object(f []*ast.Term, l ir.Local) ast.Object {
+	obj, _ := termValue[ast.Object](f[l])
+	return obj
+}
+
+func termValue[T ast.Value](t *ast.Term) (T, bool) {
+	var zero T
+	if t == nil {
+		return zero, false
+	}
+	v, ok := t.Value.(T)
+	return v, ok
+}
+
+// dot is src[key]: an object's value, an array's element, a set's member
+// (itself); undefined (nil) for anything else.
+func dot(src, key *ast.Term) *ast.Term {
+	switch v := src.Value.(type) {
+	case ast.Object:
+		return v.Get(key)
+	case *ast.Array:
+		n, ok := key.Value.(ast.Number)
+		if !ok {
+			return nil
+		}
+		i, ok := n.Int()
+		if !ok || i < 0 || i >= v.Len() {
+			return nil
+		}
+		return v.Elem(i)
+	case ast.Set:
+		if v.Contains(key) {
+			return key
+		}
+	}
+	return nil
+}
+
+func length(v ast.Value) (int, bool) {
+	switch v := v.(type) {
+	case *ast.Array:
+		return v.Len(), true
+	case ast.Object:
+		return v.Len(), true
+	case ast.Set:
+		return v.Len(), true
+	case ast.String:
+		return len([]rune(string(v))), true
+	}
+	return 0, false
+}
+
+func conflict() error {
+	return &topdown.Error{Code: topdown.ConflictErr, Message: "complete rules must not produce multiple outputs"}
+}
+
+func objectConflict() error {
+	return &topdown.Error{Code: topdown.ConflictErr, Message: "object keys must be unique"}
+}

@@ -1,0 +1,276 @@
+package vm
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/rego"
+	"github.com/open-policy-agent/opa/v1/storage/inmem"
+	"github.com/open-policy-agent/opa/v1/topdown"
+)
+
+// outcome is what one evaluator made of a query: a value, undefined, or
+// an error of some code.
+type outcome struct {
+	value   *ast.Term // nil: undefined (or an error)
+	errCode string    // "" when it did not fail
+	err     error
+}
+
+func (o outcome) String() string {
+	switch {
+	case o.err != nil:
+		return "error " + o.errCode + ": " + o.err.Error()
+	case o.value == nil:
+		return "undefined"
+	}
+	return o.value.String()
+}
+
+func code(err error) string {
+	var te *topdown.Error
+	if errors.As(err, &te) {
+		return te.Code
+	}
+	return "other"
+}
+
+// both evaluates query with OPA's evaluator (strict built-in errors, as
+// pdp prepares its queries) and with a Program compiled from its plan.
+func both(t *testing.T, c *ast.Compiler, data ast.Object, query string, inputs []string) [][2]outcome {
+	t.Helper()
+	ctx := context.Background()
+	pq, err := rego.New(rego.Query(query), rego.Compiler(c), rego.Store(inmem.NewFromASTObject(data)), rego.StrictBuiltinErrors(true)).PrepareForEval(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := Plan(ctx, c, query)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prog, err := Compile(plan)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out [][2]outcome
+	for _, in := range inputs {
+		var input *ast.Term
+		var opts []rego.EvalOption
+		if in != "" {
+			input = ast.MustParseTerm(in)
+			opts = append(opts, rego.EvalParsedInput(input.Value))
+		}
+		var td outcome
+		rs, err := pq.Eval(ctx, opts...)
+		switch {
+		case err != nil:
+			td = outcome{err: err, errCode: code(err)}
+		case len(rs) > 0:
+			v, err := ast.InterfaceToValue(rs[0].Expressions[0].Value)
+			if err != nil {
+				t.Fatal(err)
+			}
+			td = outcome{value: ast.NewTerm(v)}
+		}
+		var vm outcome
+		v, err := prog.Eval(ctx, input, ast.NewTerm(data))
+		switch {
+		case err != nil:
+			vm = outcome{err: err, errCode: code(err)}
+		case v != nil: // as rego gives it: sets become arrays
+			j, err := ast.JSON(v.Value)
+			if err != nil {
+				t.Fatal(err)
+			}
+			vm = outcome{value: ast.NewTerm(ast.MustInterfaceToValue(j))}
+		}
+		out = append(out, [2]outcome{td, vm})
+	}
+	return out
+}
+
+func agree(a, b outcome) bool {
+	switch {
+	case a.err != nil || b.err != nil:
+		return a.err != nil && b.err != nil && a.errCode == b.errCode
+	case a.value == nil || b.value == nil:
+		return a.value == nil && b.value == nil
+	}
+	return a.value.Equal(b.value)
+}
+
+// TestAgreesWithOPA runs small policies that use every construct the
+// planner has a statement for, on inputs that take each path, through
+// OPA's evaluator and through the VM: the answers must be the same.
+func TestAgreesWithOPA(t *testing.T) {
+	data := ast.MustParseTerm(`{"accounts": {"a": {"owner": "o", "users": {"o": {"email": "O@x"}, "u": {}}, "groups": {"g1": ["u"], "g2": ["o", "u"]}}, "b": {"owner": "u"}}, "limits": [1, 2, 3], "pdp": {"base": {"k": 1}}}`).Value.(ast.Object)
+	inputs := []string{
+		``,
+		`{}`,
+		`{"user": "o", "account": "a", "n": 2, "l": [1, 2, 3], "s": "Hello"}`,
+		`{"user": "u", "account": "a", "n": 2.0, "l": [], "s": ""}`,
+		`{"user": "u", "account": "b", "n": "2", "l": [3, "x", null], "s": 7}`,
+		`{"user": "nobody", "account": "zzz", "n": 0, "l": {"a": 1}, "s": ["x"]}`,
+		`{"user": 1, "account": ["a"], "n": -1, "l": [[1], {"k": [2]}], "s": "a,b,c", "obj": {"x": 1, "y": 2}}`,
+		`{"action": "conflict"}`,
+		`{"action": "to_number", "s": "nope"}`,
+		`{"action": "to_number", "s": "12"}`,
+		`{"action": "divide", "n": 0}`,
+		`{"action": "divide", "n": 4}`,
+	}
+	policies := map[string]string{
+		"default and else": `package pdp.t
+default allow := false
+allow if input.user == data.accounts[input.account].owner
+label := "owner" if allow
+else := "user" if data.accounts[input.account].users[input.user]
+else := "stranger"
+result := {"allow": allow, "label": label}`,
+		"functions": `package pdp.t
+greet(x) := sprintf("hi %s", [x]) if is_string(x)
+greet(x) := sprintf("number %v", [x]) if is_number(x)
+pick(x, y) := x if x > y
+else := y
+result := [greet(input.user), pick(input.n, 1), greet(input.n)]`,
+		"comprehensions": `package pdp.t
+groups := {g | some g, members in data.accounts[input.account].groups; input.user in members}
+count_l := count(input.l)
+pairs := {k: v | some k, v in input.obj}
+doubled := [y | some x in input.l; is_number(x); y := x * 2]
+result := {"groups": groups, "count": count_l, "pairs": pairs, "doubled": doubled}`,
+		"every and not": `package pdp.t
+all_small if every x in input.l { is_number(x); x < 3 }
+none_null if not null in input.l
+result := {"all_small": all_small, "none_null": none_null, "empty": count(input.l) == 0} if {
+	is_array(input.l)
+} else := {"not an array": true}`,
+		"partial sets and objects": `package pdp.t
+reasons contains "owner" if data.accounts[input.account].owner == input.user
+reasons contains sprintf("group %s", [g]) if {
+	some g, members in data.accounts[input.account].groups
+	input.user in members
+}
+emails[id] := lower(u.email) if {
+	some id, u in data.accounts[input.account].users
+	is_string(u.email)
+}
+result := {"reasons": sort(reasons), "emails": emails}`,
+		"strings and objects": `package pdp.t
+result := {
+	"get": object.get(input, "user", "none"),
+	"keys": sort(object.keys(object.get(input, "obj", {}))),
+	"split": split(input.s, ","),
+	"concat": concat("-", ["a", "b"]),
+	"json": json.marshal(input.l),
+	"upper": upper(input.s),
+	"first": input.l[0],
+	"limit": data.limits[1],
+	"base": data.pdp.base.k,
+	"set_member": {"a", "b"}["a"],
+} if input.action != "conflict"`,
+		"errors": `package pdp.t
+result := 1 if input.action == "conflict"
+result := 2 if input.action == "conflict"
+result := to_number(input.s) if input.action == "to_number"
+result := 10 / input.n if input.action == "divide"`,
+		"numbers": `package pdp.t
+result := {"eq": input.n == 2, "neq": input.n != 2, "gt": input.n > 1, "plus": input.n + 1.5, "in": 2 in input.l}`,
+		"scan early exit": `package pdp.t
+first_big := x if {
+	some x in input.l
+	is_number(x)
+	x > 1
+}
+has_owner_elsewhere if {
+	some id, acct in data.accounts
+	id != input.account
+	acct.owner == input.user
+}
+result := {"first_big": object.get({"v": first_big}, "v", null), "elsewhere": has_owner_elsewhere} if input.action != "conflict"
+result := {"elsewhere": false} if {
+	input.action != "conflict"
+	not has_owner_elsewhere
+	not first_big
+}`,
+	}
+	for name, src := range policies {
+		t.Run(name, func(t *testing.T) {
+			c := ast.NewCompiler().WithStrict(true)
+			if c.Compile(map[string]*ast.Module{"p.rego": ast.MustParseModule(src)}); c.Failed() {
+				t.Fatal(c.Errors)
+			}
+			for i, o := range both(t, c, data, "data.pdp.t.result", inputs) {
+				if !agree(o[0], o[1]) {
+					t.Errorf("input %d %s:\n OPA: %v\n  vm: %v", i, inputs[i], o[0], o[1])
+				}
+			}
+		})
+	}
+}
+
+// TestCompileRefuses: what the VM cannot run exactly as OPA does is
+// refused at Compile, so the caller keeps OPA's evaluator.
+func TestCompileRefuses(t *testing.T) {
+	for name, tc := range map[string]struct{ src, want string }{
+		"with": {`package pdp.t
+f := input.x
+result := x if {
+	x := f with input.x as 1
+}`, "WithStmt"},
+		"clock": {`package pdp.t
+result := time.now_ns()`, "non-deterministic"},
+		"network": {`package pdp.t
+result := http.send({"method": "get", "url": "http://127.0.0.1:1"})`, "non-deterministic"},
+		"print": {`package pdp.t
+result := 1 if print("x")`, "print"},
+		"runtime": {`package pdp.t
+result := opa.runtime()`, "opa.runtime"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			c := ast.NewCompiler().WithEnablePrintStatements(true)
+			if c.Compile(map[string]*ast.Module{"p.rego": ast.MustParseModule(tc.src)}); c.Failed() {
+				t.Fatal(c.Errors)
+			}
+			plan, err := Plan(context.Background(), c, "data.pdp.t.result")
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = Compile(plan)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Compile: %v, want an error naming %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestTimeout: a long scan stops at the context's end.
+func TestTimeout(t *testing.T) {
+	c := ast.MustCompileModules(map[string]string{"p.rego": `package pdp.t
+result := true if {
+	not burn
+}
+burn if {
+	r := numbers.range(1, 1000)
+	some a in r
+	some b in r
+	some c in r
+	a + b + c < 0
+}`})
+	plan, err := Plan(context.Background(), c, "data.pdp.t.result")
+	if err != nil {
+		t.Fatal(err)
+	}
+	prog, err := Compile(plan)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20e6)
+	defer cancel()
+	v, err := prog.Eval(ctx, ast.NewTerm(ast.NewObject()), ast.NewTerm(ast.NewObject()))
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Eval: %v, %v; want the context's deadline", v, err)
+	}
+}
