@@ -29,7 +29,7 @@ type Program struct {
 	numbers []*ast.Term // MakeNumberRefStmt's numbers, by string index (nil where none)
 	files   []string    // for error locations
 	funcs   []*function // by index
-	calls   map[*ir.CallStmt]callee
+	calls   map[*ir.CallStmt]callee // resolved at Compile; the plan then holds callStmts
 	plan    *ir.Plan
 	nlocals int // the plan's frame size
 }
@@ -100,8 +100,37 @@ func Compile(p *ir.Policy) (*Program, error) {
 	if len(c.problems) > 0 {
 		return nil, errors.New(strings.Join(c.problems, "; "))
 	}
+	prog.resolveCalls(prog.plan.Blocks)
+	for _, fn := range prog.funcs {
+		prog.resolveCalls(fn.blocks)
+	}
 	prog.foldConstants()
+	prog.calls = nil // the plan holds the resolved calls now
 	return prog, nil
+}
+
+// callStmt is a CallStmt with its callee resolved, put in its place in
+// the plan by Compile (the plan is the Program's own from then on).
+type callStmt struct {
+	ir.CallStmt
+	callee
+}
+
+func (p *Program) resolveCalls(bs []*ir.Block) {
+	for _, b := range bs {
+		for i, s := range b.Stmts {
+			switch s := s.(type) {
+			case *ir.CallStmt:
+				b.Stmts[i] = &callStmt{CallStmt: *s, callee: p.calls[s]}
+			case *ir.BlockStmt:
+				p.resolveCalls(s.Blocks)
+			case *ir.NotStmt:
+				p.resolveCalls([]*ir.Block{s.Block})
+			case *ir.ScanStmt:
+				p.resolveCalls([]*ir.Block{s.Block})
+			}
+		}
+	}
 }
 
 // foldConstants computes, once, the value of every rule that reads
@@ -118,8 +147,8 @@ func (p *Program) foldConstants() {
 			continue
 		}
 		walkStmts(fn.blocks, func(s ir.Stmt) {
-			if cs, ok := s.(*ir.CallStmt); ok {
-				if c := p.calls[cs]; c.fn != nil {
+			if cs, ok := s.(*callStmt); ok {
+				if c := cs.callee; c.fn != nil {
 					calls[fn.index] = append(calls[fn.index], c.fn.index)
 					for _, a := range cs.Args[2:] {
 						if isInputOrData(a) {
@@ -179,7 +208,7 @@ func usesInputOrData(s ir.Stmt) bool {
 	switch s := s.(type) {
 	case *ir.ReturnLocalStmt:
 		locals = append(locals, s.Source)
-	case *ir.CallStmt:
+	case *callStmt:
 		ops = s.Args
 		locals = append(locals, s.Result)
 	case *ir.DotStmt:
@@ -511,7 +540,7 @@ func (st *state) block(f []*ast.Term, b *ir.Block) (int, error) {
 	p := st.prog
 	for _, s := range b.Stmts {
 		switch s := s.(type) {
-		case *ir.CallStmt:
+		case *callStmt:
 			v, err := st.call(f, s)
 			if err != nil {
 				return 0, err
@@ -629,7 +658,7 @@ func (st *state) block(f []*ast.Term, b *ir.Block) (int, error) {
 			if !ok || v == nil {
 				return 0, errors.New("array append to a non-array or of an undefined value")
 			}
-			f[s.Array] = ast.NewTerm(arr.Append(v))
+			f[s.Array].Value = arr.Append(v) // in place, as OPA's Wasm runtime appends
 		case *ir.MakeNumberRefStmt:
 			f[s.Target] = p.numbers[s.Index]
 		case *ir.MakeNumberIntStmt:
@@ -764,11 +793,8 @@ func (st *state) check() error {
 }
 
 // call calls a planned function or a built-in; nil means undefined.
-func (st *state) call(f []*ast.Term, s *ir.CallStmt) (*ast.Term, error) {
-	c, ok := st.prog.calls[s]
-	if !ok {
-		return nil, fmt.Errorf("call of unknown function %s", s.Func) // Compile resolves every call
-	}
+func (st *state) call(f []*ast.Term, s *callStmt) (*ast.Term, error) {
+	c := &s.callee
 	if c.fn != nil {
 		return st.callFunc(f, c.fn, s.Args)
 	}
