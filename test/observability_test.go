@@ -1286,4 +1286,8 @@ func TestObservabilityStatus(t *testing.T) {
 	if gc["headroom_bytes"] != float64(cfg.GCHeadroomMiB<<20) || percent < 100 || live <= 0 || gc["skipped"] != nil {
 		t.Errorf("gc %v, want headroom %d MiB tuned", gc, cfg.GCHeadroomMiB)
 	}
+	// The repository's policies run on package vm.
+	if ev, _ := st["evaluator"].(map[string]any); !reflect.DeepEqual(ev, map[string]any{"configured": "vm", "serving": "vm"}) {
+		t.Errorf("evaluator %v, want vm configured and serving", ev)
+	}
 }

@@ -120,12 +120,12 @@ func equalJSON(a, b any) bool {
 }
 
 func TestConfigReportsEveryProblem(t *testing.T) {
-	_, err := config.Load([]string{"--log-level", "loud", "--log-format", "xml", "--addr", "nope", "--policies", "/does/not/exist", "--max-batch", "0", "--gc-headroom", "-1"},
+	_, err := config.Load([]string{"--log-level", "loud", "--log-format", "xml", "--addr", "nope", "--policies", "/does/not/exist", "--max-batch", "0", "--gc-headroom", "-1", "--evaluator", "wasm"},
 		func(string) string { return "" }, &bytes.Buffer{})
 	if err == nil {
 		t.Fatal("invalid flags accepted")
 	}
-	for _, w := range []string{"--log-level", "--log-format", "--addr", "--policies", "--max-batch", "--gc-headroom"} {
+	for _, w := range []string{"--log-level", "--log-format", "--addr", "--policies", "--max-batch", "--gc-headroom", "--evaluator"} {
 		if !strings.Contains(err.Error(), w) {
 			t.Errorf("error does not mention %s:\n%v", w, err)
 		}

@@ -25,10 +25,10 @@ import (
 
 // Program is a compiled plan, safe for concurrent evaluations.
 type Program struct {
-	strings []*ast.Term // the plan's string constants
-	numbers []*ast.Term // MakeNumberRefStmt's numbers, by string index (nil where none)
-	files   []string    // for error locations
-	funcs   []*function // by index
+	strings []*ast.Term             // the plan's string constants
+	numbers []*ast.Term             // MakeNumberRefStmt's numbers, by string index (nil where none)
+	files   []string                // for error locations
+	funcs   []*function             // by index
 	calls   map[*ir.CallStmt]callee // resolved at Compile; the plan then holds callStmts
 	plan    *ir.Plan
 	nlocals int // the plan's frame size
