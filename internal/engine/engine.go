@@ -20,6 +20,7 @@ import (
 
 	"github.com/pdp-sidecar/pdp/internal/decisioncache"
 	"github.com/pdp-sidecar/pdp/internal/policy"
+	"github.com/pdp-sidecar/pdp/internal/vm"
 )
 
 // ErrNotReady is returned while no snapshot has been loaded.
@@ -419,10 +420,11 @@ func (e *Engine) evaluate(ctx context.Context, s *policy.Snapshot, req Request) 
 	if err != nil {
 		return deny(&EvalError{Code: CodeInvalidInput, Message: err.Error()}, "")
 	}
-	ctx, cancel := context.WithTimeout(ctx, e.timeout)
-	defer cancel()
 	if e.useVM(s) {
-		v, err := s.DecisionVM.Eval(ctx, ast.NewTerm(input), s.Data)
+		v, err := s.DecisionVM.Eval(ctx, time.Now().Add(e.timeout), ast.NewTerm(input), s.Data)
+		if errors.Is(err, vm.ErrDeadline) {
+			return deny(&EvalError{Code: CodeTimeout, Message: "decision timed out"}, "")
+		}
 		if err != nil {
 			return deny(classify(ctx, err), "")
 		}
@@ -431,6 +433,8 @@ func (e *Engine) evaluate(ctx context.Context, s *policy.Snapshot, req Request) 
 		}
 		return verdictAST(v.Value)
 	}
+	ctx, cancel := context.WithTimeout(ctx, e.timeout)
+	defer cancel()
 	rs, err := s.Decision.Eval(ctx, rego.EvalParsedInput(input))
 	if err != nil {
 		return deny(classify(ctx, err), "")

@@ -44,7 +44,30 @@ func parseJSON(b []byte) (any, error) {
 type jsonParser struct {
 	b    []byte
 	i    int
-	path []string // keys and indexes leading to the current value, for messages
+	path []pathElem // keys and indexes leading to the current value, for messages
+}
+
+// pathElem is an object key or an array index; written out only when a
+// message needs it, so that parsing a valid body formats nothing.
+type pathElem struct {
+	key   string
+	index int // an array index, when isIdx
+	isIdx bool
+}
+
+func (p *jsonParser) where() string {
+	var b strings.Builder
+	for i, e := range p.path {
+		switch {
+		case e.isIdx:
+			b.WriteString("[" + strconv.Itoa(e.index) + "]")
+		case i == 0:
+			b.WriteString(e.key)
+		default:
+			b.WriteString("." + e.key)
+		}
+	}
+	return b.String()
 }
 
 func (p *jsonParser) fail(format string, a ...any) error {
@@ -58,7 +81,7 @@ func (p *jsonParser) fail(format string, a ...any) error {
 	}
 	where := ""
 	if len(p.path) > 0 {
-		where = " in " + strings.Join(p.path, "")
+		where = " in " + p.where()
 	}
 	return &jsonError{msg: fmt.Sprintf("%s%s (line %d, column %d)", fmt.Sprintf(format, a...), where, line, col), off: p.i}
 }
@@ -140,7 +163,7 @@ func (p *jsonParser) object(depth int) (any, error) {
 		}
 		p.i++
 		p.space()
-		p.path = append(p.path, pathKey(k, len(p.path) == 0))
+		p.path = append(p.path, pathElem{key: k})
 		v, err := p.value(depth)
 		if err != nil {
 			return nil, err
@@ -163,13 +186,6 @@ func (p *jsonParser) object(depth int) (any, error) {
 	}
 }
 
-func pathKey(k string, top bool) string {
-	if top {
-		return k
-	}
-	return "." + k
-}
-
 func (p *jsonParser) array(depth int) (any, error) {
 	p.i++ // [
 	a := []any{}
@@ -180,7 +196,7 @@ func (p *jsonParser) array(depth int) (any, error) {
 	}
 	for {
 		p.space()
-		p.path = append(p.path, "["+strconv.Itoa(len(a))+"]")
+		p.path = append(p.path, pathElem{index: len(a), isIdx: true})
 		v, err := p.value(depth)
 		if err != nil {
 			return nil, err

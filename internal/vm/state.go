@@ -3,6 +3,7 @@ package vm
 import (
 	"context"
 	"sync"
+	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/topdown"
@@ -11,15 +12,16 @@ import (
 // state is one evaluation's: its frames, memoised rules and built-in
 // scratch. States are pooled: an evaluation allocates little of its own.
 type state struct {
-	prog    *Program
-	ctx     context.Context
-	stack   []*ast.Term // frames are carved from it, last in first out
-	memo    []memoEntry // by function index
-	touched []int       // memo entries to clear after the evaluation
-	results []*ast.Term
-	retval  *ast.Term
-	steps   int
-	limit   int // steps allowed (0: no limit but the context's)
+	prog     *Program
+	ctx      context.Context
+	stack    []*ast.Term // frames are carved from it, last in first out
+	memo     []memoEntry // by function index
+	touched  []int       // memo entries to clear after the evaluation
+	results  []*ast.Term
+	retval   *ast.Term
+	steps    int
+	limit    int       // steps allowed (0: no limit but the context's)
+	deadline time.Time // zero: none
 
 	bctx    topdown.BuiltinContext
 	args    []*ast.Term
@@ -61,7 +63,7 @@ func putState(st *state) {
 	st.results = st.results[:0]
 	clear(st.stack[:cap(st.stack)])
 	st.stack = st.stack[:0]
-	st.prog, st.ctx, st.retval, st.out, st.steps, st.limit = nil, nil, nil, nil, 0, 0
+	st.prog, st.ctx, st.retval, st.out, st.steps, st.limit, st.deadline = nil, nil, nil, nil, 0, 0, time.Time{}
 	st.bctx = topdown.BuiltinContext{}
 	if cap(st.stack) > 1<<16 { // one odd evaluation must not pin a large stack
 		st.stack = nil

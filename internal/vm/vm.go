@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/ir"
@@ -491,11 +492,17 @@ func (c *checker) call(s *ir.CallStmt) {
 	c.prog.calls[s] = callee{builtin: f, name: s.Func, loc: loc}
 }
 
+// ErrDeadline is the error of an evaluation that passed its deadline.
+var ErrDeadline = errors.New("evaluation deadline exceeded")
+
 // Eval evaluates the plan on input (nil: undefined) and data, and returns
 // its result, or nil when the query is undefined. An error is a conflict,
-// a built-in's error or ctx's end: the evaluation decided nothing.
-func (p *Program) Eval(ctx context.Context, input, data *ast.Term) (*ast.Term, error) {
+// a built-in's error, ctx's end or the deadline passing (ErrDeadline; a
+// zero deadline is none): the evaluation decided nothing. A deadline is
+// cheaper than a context with a timeout: it is checked every 256 steps.
+func (p *Program) Eval(ctx context.Context, deadline time.Time, input, data *ast.Term) (*ast.Term, error) {
 	st := getState(p, ctx)
+	st.deadline = deadline
 	defer putState(st)
 	f := st.alloc(p.nlocals)
 	f[ir.Input], f[ir.Data] = input, data
@@ -788,6 +795,9 @@ var errStop = errors.New("stop")
 func (st *state) check() error {
 	if st.limit > 0 && st.steps > st.limit {
 		return errFoldBudget
+	}
+	if !st.deadline.IsZero() && time.Now().After(st.deadline) {
+		return ErrDeadline
 	}
 	return st.ctx.Err()
 }

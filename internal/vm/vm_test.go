@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
@@ -76,7 +77,7 @@ func both(t *testing.T, c *ast.Compiler, data ast.Object, query string, inputs [
 			td = outcome{value: ast.NewTerm(v)}
 		}
 		var vm outcome
-		v, err := prog.Eval(ctx, input, ast.NewTerm(data))
+		v, err := prog.Eval(ctx, time.Time{}, input, ast.NewTerm(data))
 		switch {
 		case err != nil:
 			vm = outcome{err: err, errCode: code(err)}
@@ -267,10 +268,18 @@ burn if {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20e6)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
-	v, err := prog.Eval(ctx, ast.NewTerm(ast.NewObject()), ast.NewTerm(ast.NewObject()))
+	v, err := prog.Eval(ctx, time.Time{}, ast.NewTerm(ast.NewObject()), ast.NewTerm(ast.NewObject()))
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Eval: %v, %v; want the context's deadline", v, err)
+	}
+	start := time.Now()
+	v, err = prog.Eval(context.Background(), start.Add(20*time.Millisecond), ast.NewTerm(ast.NewObject()), ast.NewTerm(ast.NewObject()))
+	if !errors.Is(err, ErrDeadline) {
+		t.Fatalf("Eval: %v, %v; want ErrDeadline", v, err)
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("a 20 ms deadline stopped the evaluation after %s", took)
 	}
 }
