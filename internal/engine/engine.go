@@ -420,20 +420,24 @@ func (e *Engine) evaluate(ctx context.Context, s *policy.Snapshot, req Request) 
 	if err != nil {
 		return deny(&EvalError{Code: CodeInvalidInput, Message: err.Error()}, "")
 	}
+	deadline := time.Now().Add(e.timeout)
 	if e.useVM(s) {
-		v, err := s.DecisionVM.Eval(ctx, time.Now().Add(e.timeout), ast.NewTerm(input), s.Data)
-		if errors.Is(err, vm.ErrDeadline) {
+		v, err := s.DecisionVM.Eval(ctx, deadline, ast.NewTerm(input), s.Data)
+		switch {
+		case errors.Is(err, vm.ErrDeadline) || (err != nil && !time.Now().Before(deadline)):
 			return deny(&EvalError{Code: CodeTimeout, Message: "decision timed out"}, "")
-		}
-		if err != nil {
+		case err != nil && ctx.Err() != nil:
 			return deny(classify(ctx, err), "")
-		}
-		if v == nil {
+		case err == nil && v == nil:
 			return deny(undefinedDecision(), "")
+		case err == nil:
+			return verdictAST(v.Value)
 		}
-		return verdictAST(v.Value)
+		// The plan failed (a conflict, a built-in's error) where OPA's
+		// evaluator, which stops at the first body that succeeds, may
+		// still decide: it answers, in the time left (see vm.Compile).
 	}
-	ctx, cancel := context.WithTimeout(ctx, e.timeout)
+	ctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
 	rs, err := s.Decision.Eval(ctx, rego.EvalParsedInput(input))
 	if err != nil {

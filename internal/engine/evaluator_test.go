@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pdp-sidecar/pdp/internal/policy"
 )
 
 // TestEvaluatorFallsBack: a policy package vm cannot run (here a `with`)
@@ -51,5 +53,67 @@ allow if {
 				}
 			}
 		})
+	}
+}
+
+// TestVMFailureAskedAgainOfOPA: where the plan fails (it evaluates every
+// body; OPA stops at the first that succeeds), OPA's evaluator decides:
+// the same answer as with --evaluator topdown, never an error OPA would
+// not give. An error OPA gives too stays an error.
+func TestVMFailureAskedAgainOfOPA(t *testing.T) {
+	rego := `package pdp.authz
+default allow := false
+allow if input.resource.properties.ok
+allow if to_number(input.resource.properties.n) > 0
+decision := {"allow": allow, "reasons": ["checked"]}
+`
+	for _, ev := range []Evaluator{VM, Topdown} {
+		e := New(time.Second, 0, ev)
+		e.Swap(snapshotOf(t, rego))
+		if st := e.EvaluatorState(); st.Serving != ev {
+			t.Fatalf("%s: state %+v", ev, st)
+		}
+		for _, c := range []struct {
+			props map[string]any
+			allow bool
+			code  string
+		}{
+			{map[string]any{"ok": true, "n": "x"}, true, ""},                   // the plan fails on to_number("x"); OPA stops at the first body
+			{map[string]any{"ok": false, "n": "x"}, false, "evaluation_error"}, // OPA fails too
+			{map[string]any{"ok": false, "n": "2"}, true, ""},
+		} {
+			req := Request{Subject: Entity{Type: "user", ID: "u"}, Action: "a", Resource: Entity{Type: "t", ID: "1", Properties: c.props}}
+			d, _, err := e.Evaluate(context.Background(), req)
+			code := ""
+			if d.Err != nil {
+				code = d.Err.Code
+			}
+			if err != nil || d.Allow != c.allow || code != c.code {
+				t.Errorf("%s %v: %+v %v, want allow %v, error %q", ev, c.props, d, err, c.allow, c.code)
+			}
+		}
+	}
+}
+
+// TestVMRefusesDataInPolicyPackages: when data and policies share a path,
+// OPA's planner would order and merge that node unlike OPA's evaluator, so
+// the snapshot keeps OPA's evaluator.
+func TestVMRefusesDataInPolicyPackages(t *testing.T) {
+	s, err := policy.BuildFiles(context.Background(),
+		[]policy.File{{Path: "p.rego", Raw: []byte(`package pdp.authz
+decision := {"allow": true, "reasons": [sprintf("%v", [data.pdp.extra])]}
+`)}},
+		[]policy.File{{Path: "pdp/extra/data.json", Raw: []byte(`{"x": 1}`)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.DecisionVM != nil || !strings.Contains(s.VMRefused, "data.pdp") {
+		t.Fatalf("vm %v, refused %q; want refused naming data.pdp", s.DecisionVM != nil, s.VMRefused)
+	}
+	e := New(time.Second, 0, VM)
+	e.Swap(s)
+	d, _, err := e.Evaluate(context.Background(), ownerRequest("bob", "bob"))
+	if err != nil || !d.Allow || len(d.Reasons) != 1 || d.Reasons[0] != `{"x": 1}` {
+		t.Fatalf("%+v %v", d, err)
 	}
 }

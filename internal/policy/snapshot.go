@@ -147,7 +147,14 @@ func BuildFiles(ctx context.Context, policyFiles, dataFiles []File) (*Snapshot, 
 		return nil, err
 	}
 	s.Data = ast.NewTerm(doc)
-	s.DecisionVM, s.VMRefused = compileVM(ctx, compiler, DecisionRule)
+	if shared := sharedPath(compiler, doc); shared != "" {
+		// OPA's planner visits such a node's rules and data in another
+		// order than OPA's evaluator (an array built over it differs), and
+		// merges them differently where both define a key.
+		s.VMRefused = fmt.Sprintf("data and policies share data.%s: the vm runs only policies whose packages hold no data", shared)
+	} else {
+		s.DecisionVM, s.VMRefused = compileVM(ctx, compiler, DecisionRule)
+	}
 	for _, opt := range []struct {
 		rule string
 		dst  **rego.PreparedEvalQuery
@@ -171,6 +178,24 @@ func BuildFiles(ctx context.Context, policyFiles, dataFiles []File) (*Snapshot, 
 		}
 	}
 	return s, nil
+}
+
+// sharedPath is the first top-level key of data that policies' packages
+// also use ("" when none does).
+func sharedPath(c *ast.Compiler, doc ast.Object) string {
+	root := c.RuleTree
+	if n := root.Child(ast.DefaultRootDocument.Value); n != nil {
+		root = n
+	}
+	for _, k := range root.Sorted {
+		if doc.Get(ast.NewTerm(k)) != nil {
+			if s, ok := k.(ast.String); ok {
+				return string(s)
+			}
+			return k.String()
+		}
+	}
+	return ""
 }
 
 // compileVM compiles query's plan for package vm, or says why it cannot

@@ -50,8 +50,20 @@ func getState(p *Program, ctx context.Context) *state {
 		st.memo = make([]memoEntry, len(p.funcs))
 	}
 	st.memo = st.memo[:len(p.funcs)]
-	st.bctx = topdown.BuiltinContext{Context: ctx}
+	st.bctx = topdown.BuiltinContext{Context: ctx, Cancel: stateCancel{st}}
 	return st
+}
+
+// stateCancel tells long-running built-ins (numbers.range, concat,
+// regex.replace, ...) that the evaluation's deadline passed or its
+// context ended.
+type stateCancel struct{ st *state }
+
+func (stateCancel) Cancel() {}
+
+func (c stateCancel) Cancelled() bool {
+	st := c.st
+	return (!st.deadline.IsZero() && time.Now().After(st.deadline)) || (st.ctx != nil && st.ctx.Err() != nil)
 }
 
 func putState(st *state) {

@@ -59,6 +59,13 @@ type callee struct {
 }
 
 // Compile readies the plan named "eval" (vm.Plan's) of p for evaluation.
+// The Program takes p over: Compile rewrites its calls in place, so p must
+// not be compiled again or used otherwise (ask Plan for another).
+//
+// Where the plan's evaluation fails (a conflict, a built-in's error), OPA's
+// evaluator may still give a value: it stops at the first body or element
+// that succeeds, where the plan evaluates them all. A caller that must
+// answer exactly as OPA does evaluates such an input again with OPA.
 func Compile(p *ir.Policy) (*Program, error) {
 	if p.Static == nil || p.Plans == nil || p.Funcs == nil {
 		return nil, errors.New("the plan is incomplete")
@@ -358,6 +365,8 @@ func (c *checker) stmt(s ir.Stmt) {
 		c.local(s.Source)
 	case *ir.CallStmt:
 		c.call(s)
+	case *callStmt:
+		c.fail("the plan was compiled before: ask Plan for a new one")
 	case *ir.BlockStmt:
 		c.blocks(s.Blocks)
 	case *ir.BreakStmt:
@@ -472,6 +481,11 @@ func (c *checker) call(s *ir.CallStmt) {
 		return
 	case decl.Nondeterministic:
 		c.fail("built-in %s is non-deterministic", s.Func)
+		return
+	case decl.Relation:
+		// topdown's gives each output to its iterator; the planner wants
+		// them all in one array (Wasm's own walk does that).
+		c.fail("built-in %s is a relation", s.Func)
 		return
 	}
 	for _, p := range unsupportedBuiltinPrefixes {

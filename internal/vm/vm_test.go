@@ -227,6 +227,8 @@ result := time.now_ns()`, "non-deterministic"},
 result := http.send({"method": "get", "url": "http://127.0.0.1:1"})`, "non-deterministic"},
 		"print": {`package pdp.t
 result := 1 if print("x")`, "print"},
+		"relation": {`package pdp.t
+result := [p | walk(input.obj, [p, _])]`, "relation"},
 		"runtime": {`package pdp.t
 result := opa.runtime()`, "opa.runtime"},
 	} {
