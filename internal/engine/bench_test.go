@@ -140,6 +140,34 @@ func BenchmarkDecision(b *testing.B) {
 	}
 }
 
+// BenchmarkDecisionTopdown is BenchmarkDecision with OPA's evaluator
+// (--evaluator topdown), for the ratio to the vm.
+func BenchmarkDecisionTopdown(b *testing.B) {
+	ctx := context.Background()
+	for _, f := range fixtures(b) {
+		b.Run(f.name, func(b *testing.B) {
+			eng := engine.New(time.Second, 0, engine.Topdown)
+			eng.Swap(f.snap)
+			b.ReportAllocs()
+			i := 0
+			took := make([]time.Duration, 0, 1<<16)
+			for b.Loop() {
+				start := time.Now()
+				d, _, err := eng.Evaluate(ctx, f.reqs[i%len(f.reqs)])
+				if len(took) < cap(took) {
+					took = append(took, time.Since(start))
+				}
+				if err != nil || d.Err != nil {
+					b.Fatalf("request %d: %v %v", i%len(f.reqs), err, d.Err)
+				}
+				i++
+			}
+			slices.Sort(took)
+			b.ReportMetric(float64(took[len(took)/2].Nanoseconds()), "median-ns")
+		})
+	}
+}
+
 // BenchmarkDecisionCached is one decision of Zipf traffic with the cache on.
 func BenchmarkDecisionCached(b *testing.B) {
 	const pool, cacheSize, alpha = 100000, 10000, 0.8
