@@ -211,69 +211,8 @@ func isInputOrData(o ir.Operand) bool {
 // usesInputOrData says whether s reads or writes local 0 or 1 (a call's
 // arguments are looked at by foldConstants).
 func usesInputOrData(s ir.Stmt) bool {
-	var ops []ir.Operand
-	var locals []ir.Local
-	switch s := s.(type) {
-	case *ir.ReturnLocalStmt:
-		locals = append(locals, s.Source)
-	case *callStmt:
-		ops = s.Args
-		locals = append(locals, s.Result)
-	case *ir.DotStmt:
-		ops, locals = []ir.Operand{s.Source, s.Key}, []ir.Local{s.Target}
-	case *ir.LenStmt:
-		ops, locals = []ir.Operand{s.Source}, []ir.Local{s.Target}
-	case *ir.ScanStmt:
-		locals = []ir.Local{s.Source, s.Key, s.Value}
-	case *ir.AssignIntStmt:
-		locals = []ir.Local{s.Target}
-	case *ir.AssignVarStmt:
-		ops, locals = []ir.Operand{s.Source}, []ir.Local{s.Target}
-	case *ir.AssignVarOnceStmt:
-		ops, locals = []ir.Operand{s.Source}, []ir.Local{s.Target}
-	case *ir.ResetLocalStmt:
-		locals = []ir.Local{s.Target}
-	case *ir.MakeNullStmt:
-		locals = []ir.Local{s.Target}
-	case *ir.MakeNumberIntStmt:
-		locals = []ir.Local{s.Target}
-	case *ir.MakeNumberRefStmt:
-		locals = []ir.Local{s.Target}
-	case *ir.MakeArrayStmt:
-		locals = []ir.Local{s.Target}
-	case *ir.MakeObjectStmt:
-		locals = []ir.Local{s.Target}
-	case *ir.MakeSetStmt:
-		locals = []ir.Local{s.Target}
-	case *ir.EqualStmt:
-		ops = []ir.Operand{s.A, s.B}
-	case *ir.NotEqualStmt:
-		ops = []ir.Operand{s.A, s.B}
-	case *ir.IsArrayStmt:
-		ops = []ir.Operand{s.Source}
-	case *ir.IsObjectStmt:
-		ops = []ir.Operand{s.Source}
-	case *ir.IsSetStmt:
-		ops = []ir.Operand{s.Source}
-	case *ir.IsDefinedStmt:
-		locals = []ir.Local{s.Source}
-	case *ir.IsUndefinedStmt:
-		locals = []ir.Local{s.Source}
-	case *ir.ArrayAppendStmt:
-		ops, locals = []ir.Operand{s.Value}, []ir.Local{s.Array}
-	case *ir.ObjectInsertStmt:
-		ops, locals = []ir.Operand{s.Key, s.Value}, []ir.Local{s.Object}
-	case *ir.ObjectInsertOnceStmt:
-		ops, locals = []ir.Operand{s.Key, s.Value}, []ir.Local{s.Object}
-	case *ir.ObjectMergeStmt:
-		locals = []ir.Local{s.A, s.B, s.Target}
-	case *ir.SetAddStmt:
-		ops, locals = []ir.Operand{s.Value}, []ir.Local{s.Set}
-	case *ir.ResultSetAddStmt:
-		locals = []ir.Local{s.Value}
-	case *ir.BlockStmt, *ir.BreakStmt, *ir.NotStmt, *ir.NopStmt:
-		return false
-	default:
+	ops, locals, ok := refs(s)
+	if !ok {
 		return true // unknown: assume it does
 	}
 	for _, o := range ops {
@@ -361,105 +300,121 @@ func (c *checker) block(b *ir.Block) {
 
 func (c *checker) stmt(s ir.Stmt) {
 	switch s := s.(type) {
-	case *ir.ReturnLocalStmt:
-		c.local(s.Source)
 	case *ir.CallStmt:
 		c.call(s)
+		return
 	case *callStmt:
 		c.fail("the plan was compiled before: ask Plan for a new one")
+		return
 	case *ir.BlockStmt:
 		c.blocks(s.Blocks)
-	case *ir.BreakStmt:
-	case *ir.DotStmt:
-		c.operand(s.Source)
-		c.operand(s.Key)
-		c.local(s.Target)
-	case *ir.LenStmt:
-		c.operand(s.Source)
-		c.local(s.Target)
-	case *ir.ScanStmt:
-		c.local(s.Source)
-		c.local(s.Key)
-		c.local(s.Value)
-		c.block(s.Block)
+		return
 	case *ir.NotStmt:
 		c.block(s.Block)
-	case *ir.AssignIntStmt:
-		c.local(s.Target)
-	case *ir.AssignVarStmt:
-		c.operand(s.Source)
-		c.local(s.Target)
-	case *ir.AssignVarOnceStmt:
-		c.operand(s.Source)
-		c.local(s.Target)
-	case *ir.ResetLocalStmt:
-		c.local(s.Target)
-	case *ir.MakeNullStmt:
-		c.local(s.Target)
-	case *ir.MakeNumberIntStmt:
-		c.local(s.Target)
+		return
+	case *ir.ScanStmt:
+		c.block(s.Block)
 	case *ir.MakeNumberRefStmt:
-		c.local(s.Target)
-		if s.Index < 0 || s.Index >= len(c.prog.strings) {
-			c.fail("number constant %d out of range", s.Index)
-			return
-		}
-		v := c.prog.strings[s.Index].Value.(ast.String)
-		n := ast.NumberTerm(json.Number(v))
-		if _, ok := n.Value.(ast.Number).Int(); !ok {
-			if _, ok := n.Value.(ast.Number).Float64(); !ok {
-				c.fail("number constant %q is not a number", v)
-				return
-			}
-		}
-		c.prog.numbers[s.Index] = n
-	case *ir.MakeArrayStmt:
-		c.local(s.Target)
-	case *ir.MakeObjectStmt:
-		c.local(s.Target)
-	case *ir.MakeSetStmt:
-		c.local(s.Target)
-	case *ir.EqualStmt:
-		c.operand(s.A)
-		c.operand(s.B)
-	case *ir.NotEqualStmt:
-		c.operand(s.A)
-		c.operand(s.B)
-	case *ir.IsArrayStmt:
-		c.operand(s.Source)
-	case *ir.IsObjectStmt:
-		c.operand(s.Source)
-	case *ir.IsSetStmt:
-		c.operand(s.Source)
-	case *ir.IsDefinedStmt:
-		c.local(s.Source)
-	case *ir.IsUndefinedStmt:
-		c.local(s.Source)
-	case *ir.ArrayAppendStmt:
-		c.operand(s.Value)
-		c.local(s.Array)
-	case *ir.ObjectInsertStmt:
-		c.operand(s.Key)
-		c.operand(s.Value)
-		c.local(s.Object)
-	case *ir.ObjectInsertOnceStmt:
-		c.operand(s.Key)
-		c.operand(s.Value)
-		c.local(s.Object)
-	case *ir.ObjectMergeStmt:
-		c.local(s.A)
-		c.local(s.B)
-		c.local(s.Target)
-	case *ir.SetAddStmt:
-		c.operand(s.Value)
-		c.local(s.Set)
-	case *ir.ResultSetAddStmt:
-		c.local(s.Value)
-	case *ir.NopStmt:
-	default:
+		c.number(s.Index)
+	}
+	ops, locals, ok := refs(s)
+	if !ok {
 		// WithStmt, CallDynamicStmt and whatever a later OPA adds.
 		c.fail("statement %T is not supported", s)
+		return
 	}
+	for _, o := range ops {
+		c.operand(o)
+	}
+	for _, l := range locals {
+		c.local(l)
+	}
+}
+
+// number readies the number constant MakeNumberRefStmt makes of string i.
+func (c *checker) number(i int) {
+	if i < 0 || i >= len(c.prog.strings) {
+		c.fail("number constant %d out of range", i)
+		return
+	}
+	v := c.prog.strings[i].Value.(ast.String)
+	n := ast.NumberTerm(json.Number(v))
+	if _, ok := n.Value.(ast.Number).Int(); !ok {
+		if _, ok := n.Value.(ast.Number).Float64(); !ok {
+			c.fail("number constant %q is not a number", v)
+			return
+		}
+	}
+	c.prog.numbers[i] = n
+}
+
+// refs lists the operands and locals statement s reads or writes (not
+// those of the blocks it holds); ok is false for a statement the vm does
+// not run.
+func refs(s ir.Stmt) (ops []ir.Operand, locals []ir.Local, ok bool) {
+	switch s := s.(type) {
+	case *ir.ReturnLocalStmt:
+		return nil, []ir.Local{s.Source}, true
+	case *ir.CallStmt:
+		return s.Args, []ir.Local{s.Result}, true
+	case *callStmt:
+		return s.Args, []ir.Local{s.Result}, true
+	case *ir.DotStmt:
+		return []ir.Operand{s.Source, s.Key}, []ir.Local{s.Target}, true
+	case *ir.LenStmt:
+		return []ir.Operand{s.Source}, []ir.Local{s.Target}, true
+	case *ir.ScanStmt:
+		return nil, []ir.Local{s.Source, s.Key, s.Value}, true
+	case *ir.AssignIntStmt:
+		return nil, []ir.Local{s.Target}, true
+	case *ir.AssignVarStmt:
+		return []ir.Operand{s.Source}, []ir.Local{s.Target}, true
+	case *ir.AssignVarOnceStmt:
+		return []ir.Operand{s.Source}, []ir.Local{s.Target}, true
+	case *ir.ResetLocalStmt:
+		return nil, []ir.Local{s.Target}, true
+	case *ir.MakeNullStmt:
+		return nil, []ir.Local{s.Target}, true
+	case *ir.MakeNumberIntStmt:
+		return nil, []ir.Local{s.Target}, true
+	case *ir.MakeNumberRefStmt:
+		return nil, []ir.Local{s.Target}, true
+	case *ir.MakeArrayStmt:
+		return nil, []ir.Local{s.Target}, true
+	case *ir.MakeObjectStmt:
+		return nil, []ir.Local{s.Target}, true
+	case *ir.MakeSetStmt:
+		return nil, []ir.Local{s.Target}, true
+	case *ir.EqualStmt:
+		return []ir.Operand{s.A, s.B}, nil, true
+	case *ir.NotEqualStmt:
+		return []ir.Operand{s.A, s.B}, nil, true
+	case *ir.IsArrayStmt:
+		return []ir.Operand{s.Source}, nil, true
+	case *ir.IsObjectStmt:
+		return []ir.Operand{s.Source}, nil, true
+	case *ir.IsSetStmt:
+		return []ir.Operand{s.Source}, nil, true
+	case *ir.IsDefinedStmt:
+		return nil, []ir.Local{s.Source}, true
+	case *ir.IsUndefinedStmt:
+		return nil, []ir.Local{s.Source}, true
+	case *ir.ArrayAppendStmt:
+		return []ir.Operand{s.Value}, []ir.Local{s.Array}, true
+	case *ir.ObjectInsertStmt:
+		return []ir.Operand{s.Key, s.Value}, []ir.Local{s.Object}, true
+	case *ir.ObjectInsertOnceStmt:
+		return []ir.Operand{s.Key, s.Value}, []ir.Local{s.Object}, true
+	case *ir.ObjectMergeStmt:
+		return nil, []ir.Local{s.A, s.B, s.Target}, true
+	case *ir.SetAddStmt:
+		return []ir.Operand{s.Value}, []ir.Local{s.Set}, true
+	case *ir.ResultSetAddStmt:
+		return nil, []ir.Local{s.Value}, true
+	case *ir.BlockStmt, *ir.BreakStmt, *ir.NotStmt, *ir.NopStmt:
+		return nil, nil, true
+	}
+	return nil, nil, false
 }
 
 func (c *checker) call(s *ir.CallStmt) {
