@@ -117,18 +117,8 @@ func mixRequests() []engine.Request {
 // mixData, in process, with the decision cache off.
 func decideMix(t *testing.T, reqs []engine.Request) []mixDecision {
 	t.Helper()
-	dir := t.TempDir()
-	if _, err := mixData().WriteIn(dir, datagen.FolderLayout); err != nil {
-		t.Fatal(err)
-	}
 	ctx := context.Background()
-	snap, err := policy.Build(ctx, policy.Sources{
-		Policies: os.DirFS(filepath.Join(pdptest.RepoRoot(), "policies")),
-		Data:     os.DirFS(dir),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	snap := snapshotOn(t, mixData())
 	eng := engine.New(10*time.Second, 0, engine.VM)
 	eng.Swap(snap)
 	out := make([]mixDecision, len(reqs))
@@ -140,6 +130,23 @@ func decideMix(t *testing.T, reqs []engine.Request) []mixDecision {
 		out[i] = mixDecision{Allow: d.Allow, Reasons: d.Reasons}
 	}
 	return out
+}
+
+// snapshotOn builds the repository's policies over generated data.
+func snapshotOn(t *testing.T, data *datagen.Data) *policy.Snapshot {
+	t.Helper()
+	dir := t.TempDir()
+	if _, err := data.WriteIn(dir, datagen.FolderLayout); err != nil {
+		t.Fatal(err)
+	}
+	snap, err := policy.Build(context.Background(), policy.Sources{
+		Policies: os.DirFS(filepath.Join(pdptest.RepoRoot(), "policies")),
+		Data:     os.DirFS(dir),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return snap
 }
 
 func readMix(t *testing.T, path string) []mixDecision {

@@ -4,16 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"maps"
-	"os"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/pdp-sidecar/pdp/internal/datagen"
 	"github.com/pdp-sidecar/pdp/internal/engine"
-	"github.com/pdp-sidecar/pdp/internal/pdptest"
-	"github.com/pdp-sidecar/pdp/internal/policy"
 )
 
 // TestVMAgreesWithTopdown decides the pinned mix and 20,000 more generated
@@ -23,18 +19,8 @@ import (
 // code included, must be the same.
 func TestVMAgreesWithTopdown(t *testing.T) {
 	data := datagen.Generate(4, 50, 3)
-	dir := t.TempDir()
-	if _, err := data.WriteIn(dir, datagen.FolderLayout); err != nil {
-		t.Fatal(err)
-	}
 	ctx := context.Background()
-	snap, err := policy.Build(ctx, policy.Sources{
-		Policies: os.DirFS(filepath.Join(pdptest.RepoRoot(), "policies")),
-		Data:     os.DirFS(dir),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	snap := snapshotOn(t, data)
 	if snap.DecisionVM == nil {
 		t.Fatalf("package vm refused the repository's policies: %s", snap.VMRefused)
 	}

@@ -113,59 +113,45 @@ func toEngine(r datagen.Request) engine.Request {
 // holds a few decisions (ownership transfers scan every account) that cost
 // far more than the rest and move the mean, not the median.
 func BenchmarkDecision(b *testing.B) {
-	ctx := context.Background()
 	for _, f := range fixtures(b) {
-		b.Run(f.name, func(b *testing.B) {
-			b.ReportAllocs()
-			allowed, i := 0, 0
-			took := make([]time.Duration, 0, 1<<16)
-			for b.Loop() {
-				start := time.Now()
-				d, _, err := f.eng.Evaluate(ctx, f.reqs[i%len(f.reqs)])
-				if len(took) < cap(took) {
-					took = append(took, time.Since(start))
-				}
-				if err != nil || d.Err != nil {
-					b.Fatalf("request %d: %v %v", i%len(f.reqs), err, d.Err)
-				}
-				if d.Allow {
-					allowed++
-				}
-				i++
-			}
-			b.ReportMetric(float64(allowed)/float64(i), "allowed/op")
-			slices.Sort(took)
-			b.ReportMetric(float64(took[len(took)/2].Nanoseconds()), "median-ns")
-		})
+		b.Run(f.name, func(b *testing.B) { benchDecisions(b, f.eng, f.reqs) })
 	}
 }
 
 // BenchmarkDecisionTopdown is BenchmarkDecision with OPA's evaluator
 // (--evaluator topdown), for the ratio to the vm.
 func BenchmarkDecisionTopdown(b *testing.B) {
-	ctx := context.Background()
 	for _, f := range fixtures(b) {
 		b.Run(f.name, func(b *testing.B) {
 			eng := engine.New(time.Second, 0, engine.Topdown)
 			eng.Swap(f.snap)
-			b.ReportAllocs()
-			i := 0
-			took := make([]time.Duration, 0, 1<<16)
-			for b.Loop() {
-				start := time.Now()
-				d, _, err := eng.Evaluate(ctx, f.reqs[i%len(f.reqs)])
-				if len(took) < cap(took) {
-					took = append(took, time.Since(start))
-				}
-				if err != nil || d.Err != nil {
-					b.Fatalf("request %d: %v %v", i%len(f.reqs), err, d.Err)
-				}
-				i++
-			}
-			slices.Sort(took)
-			b.ReportMetric(float64(took[len(took)/2].Nanoseconds()), "median-ns")
+			benchDecisions(b, eng, f.reqs)
 		})
 	}
+}
+
+func benchDecisions(b *testing.B, eng *engine.Engine, reqs []engine.Request) {
+	ctx := context.Background()
+	b.ReportAllocs()
+	allowed, i := 0, 0
+	took := make([]time.Duration, 0, 1<<16)
+	for b.Loop() {
+		start := time.Now()
+		d, _, err := eng.Evaluate(ctx, reqs[i%len(reqs)])
+		if len(took) < cap(took) {
+			took = append(took, time.Since(start))
+		}
+		if err != nil || d.Err != nil {
+			b.Fatalf("request %d: %v %v", i%len(reqs), err, d.Err)
+		}
+		if d.Allow {
+			allowed++
+		}
+		i++
+	}
+	b.ReportMetric(float64(allowed)/float64(i), "allowed/op")
+	slices.Sort(took)
+	b.ReportMetric(float64(took[len(took)/2].Nanoseconds()), "median-ns")
 }
 
 // BenchmarkDecisionCached is one decision of Zipf traffic with the cache on.
