@@ -73,7 +73,7 @@ func putState(st *state) {
 	st.touched = st.touched[:0]
 	clear(st.results)
 	st.results = st.results[:0]
-	clear(st.stack[:cap(st.stack)])
+	clear(st.stack) // frames left by a failed evaluation; popped frames were cleared by free
 	st.stack = st.stack[:0]
 	st.prog, st.ctx, st.retval, st.out, st.steps, st.limit, st.deadline = nil, nil, nil, nil, 0, 0, time.Time{}
 	st.bctx = topdown.BuiltinContext{}
