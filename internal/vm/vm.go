@@ -26,18 +26,15 @@ import (
 
 // Program is a compiled plan, safe for concurrent evaluations.
 type Program struct {
-	strings []*ast.Term             // the plan's string constants
-	numbers []*ast.Term             // MakeNumberRefStmt's numbers, by string index (nil where none)
-	files   []string                // for error locations
-	funcs   []*function             // by index
-	calls   map[*ir.CallStmt]callee // resolved at Compile; the plan then holds callStmts
-	plan    *ir.Plan
-	nlocals int // the plan's frame size
+	strings []*ast.Term // the plan's string constants
+	numbers []*ast.Term // MakeNumberRefStmt's numbers, by string index (nil where none)
+	funcs   []*function // by index
+	plan    *ir.Plan    // its calls resolved into callStmts by Compile
+	nlocals int         // the plan's frame size
 }
 
 type function struct {
 	index   int
-	name    string
 	params  []ir.Local
 	ret     ir.Local
 	blocks  []*ir.Block
@@ -54,7 +51,6 @@ type function struct {
 type callee struct {
 	fn      *function
 	builtin topdown.BuiltinFunc
-	name    string
 	loc     *ast.Location // the call's place in the policy, for a built-in's error
 }
 
@@ -70,17 +66,18 @@ func Compile(p *ir.Policy) (*Program, error) {
 	if p.Static == nil || p.Plans == nil || p.Funcs == nil {
 		return nil, errors.New("the plan is incomplete")
 	}
-	prog := &Program{calls: map[*ir.CallStmt]callee{}}
+	prog := &Program{}
 	for _, s := range p.Static.Strings {
 		prog.strings = append(prog.strings, ast.StringTerm(s.Value))
 	}
 	prog.numbers = make([]*ast.Term, len(p.Static.Strings))
+	var files []string
 	for _, f := range p.Static.Files {
-		prog.files = append(prog.files, f.Value)
+		files = append(files, f.Value)
 	}
 	byName := map[string]*function{}
 	for i, f := range p.Funcs.Funcs {
-		fn := &function{index: i, name: f.Name, params: f.Params, ret: f.Return, blocks: f.Blocks}
+		fn := &function{index: i, params: f.Params, ret: f.Return, blocks: f.Blocks}
 		fn.memo = len(f.Params) == 2 && f.Params[0] == ir.Input && f.Params[1] == ir.Data
 		prog.funcs = append(prog.funcs, fn)
 		byName[f.Name] = fn
@@ -93,7 +90,7 @@ func Compile(p *ir.Policy) (*Program, error) {
 	if prog.plan == nil {
 		return nil, errors.New(`the plan has no "eval" query`)
 	}
-	c := checker{prog: prog, byName: byName}
+	c := checker{prog: prog, byName: byName, files: files}
 	for _, fn := range prog.funcs {
 		c.max = int(fn.ret)
 		for _, l := range fn.params {
@@ -108,37 +105,15 @@ func Compile(p *ir.Policy) (*Program, error) {
 	if len(c.problems) > 0 {
 		return nil, errors.New(strings.Join(c.problems, "; "))
 	}
-	prog.resolveCalls(prog.plan.Blocks)
-	for _, fn := range prog.funcs {
-		prog.resolveCalls(fn.blocks)
-	}
 	prog.foldConstants()
-	prog.calls = nil // the plan holds the resolved calls now
 	return prog, nil
 }
 
 // callStmt is a CallStmt with its callee resolved, put in its place in
-// the plan by Compile (the plan is the Program's own from then on).
+// the plan by Compile's checker (the plan is the Program's own from then on).
 type callStmt struct {
 	ir.CallStmt
 	callee
-}
-
-func (p *Program) resolveCalls(bs []*ir.Block) {
-	for _, b := range bs {
-		for i, s := range b.Stmts {
-			switch s := s.(type) {
-			case *ir.CallStmt:
-				b.Stmts[i] = &callStmt{CallStmt: *s, callee: p.calls[s]}
-			case *ir.BlockStmt:
-				p.resolveCalls(s.Blocks)
-			case *ir.NotStmt:
-				p.resolveCalls([]*ir.Block{s.Block})
-			case *ir.ScanStmt:
-				p.resolveCalls([]*ir.Block{s.Block})
-			}
-		}
-	}
 }
 
 // foldConstants computes, once, the value of every rule that reads
@@ -256,6 +231,7 @@ var unsupportedBuiltinPrefixes = []string{"io.jwt.", "rego.metadata.", "opa.runt
 type checker struct {
 	prog     *Program
 	byName   map[string]*function
+	files    []string // the plan's file names, for built-ins' error locations
 	max      int
 	problems []string
 }
@@ -293,16 +269,17 @@ func (c *checker) block(b *ir.Block) {
 		c.fail("a nil block")
 		return
 	}
-	for _, s := range b.Stmts {
+	for i, s := range b.Stmts {
+		if cs, ok := s.(*ir.CallStmt); ok {
+			b.Stmts[i] = c.call(cs)
+			continue
+		}
 		c.stmt(s)
 	}
 }
 
 func (c *checker) stmt(s ir.Stmt) {
 	switch s := s.(type) {
-	case *ir.CallStmt:
-		c.call(s)
-		return
 	case *callStmt:
 		c.fail("the plan was compiled before: ask Plan for a new one")
 		return
@@ -417,7 +394,10 @@ func refs(s ir.Stmt) (ops []ir.Operand, locals []ir.Local, ok bool) {
 	return nil, nil, false
 }
 
-func (c *checker) call(s *ir.CallStmt) {
+// call checks s and returns it with its callee resolved (a zero callee
+// when it cannot be: Compile then fails).
+func (c *checker) call(s *ir.CallStmt) *callStmt {
+	out := &callStmt{CallStmt: *s}
 	for _, a := range s.Args {
 		c.operand(a)
 	}
@@ -426,39 +406,40 @@ func (c *checker) call(s *ir.CallStmt) {
 		if len(s.Args) != len(fn.params) {
 			c.fail("call of %s with %d arguments, want %d", s.Func, len(s.Args), len(fn.params))
 		}
-		c.prog.calls[s] = callee{fn: fn, name: s.Func}
-		return
+		out.callee = callee{fn: fn}
+		return out
 	}
 	decl := ast.BuiltinMap[s.Func]
 	switch {
 	case decl == nil:
 		c.fail("built-in %s is not one of OPA's (a custom function stays on OPA's evaluator)", s.Func)
-		return
+		return out
 	case decl.Nondeterministic:
 		c.fail("built-in %s is non-deterministic", s.Func)
-		return
+		return out
 	case decl.Relation:
 		// topdown's gives each output to its iterator; the planner wants
 		// them all in one array (Wasm's own walk does that).
 		c.fail("built-in %s is a relation", s.Func)
-		return
+		return out
 	}
 	for _, p := range unsupportedBuiltinPrefixes {
 		if strings.HasPrefix(s.Func, p) {
 			c.fail("built-in %s needs OPA's evaluator", s.Func)
-			return
+			return out
 		}
 	}
 	f := topdown.GetBuiltin(s.Func)
 	if f == nil {
 		c.fail("built-in %s has no implementation", s.Func)
-		return
+		return out
 	}
 	var loc *ast.Location
-	if i := s.Location.File; i >= 0 && i < len(c.prog.files) {
-		loc = &ast.Location{File: c.prog.files[i], Row: s.Location.Row, Col: s.Location.Col}
+	if i := s.Location.File; i >= 0 && i < len(c.files) {
+		loc = &ast.Location{File: c.files[i], Row: s.Location.Row, Col: s.Location.Col}
 	}
-	c.prog.calls[s] = callee{builtin: f, name: s.Func, loc: loc}
+	out.callee = callee{builtin: f, loc: loc}
+	return out
 }
 
 // ErrDeadline is the error of an evaluation that passed its deadline.
