@@ -356,7 +356,16 @@ func failReq(action string) map[string]any {
 // each is a deny with a reason, and an error in context.error when the
 // policy failed rather than denied.
 func TestFailClosedEvaluation(t *testing.T) {
-	srv := pdptest.Start(t, failClosedConfig(t))
+	for _, ev := range []string{"vm", "topdown"} {
+		t.Run(ev, func(t *testing.T) {
+			cfg := failClosedConfig(t)
+			cfg.Evaluator = ev
+			failClosedEvaluation(t, pdptest.Start(t, cfg))
+		})
+	}
+}
+
+func failClosedEvaluation(t *testing.T, srv *pdptest.Server) {
 	if d := srv.Post(t, "/access/v1/evaluation", failReq("ok")).JSON(t); d["decision"] != true {
 		t.Fatalf("the fixtures' one allow: %v", d)
 	}

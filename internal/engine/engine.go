@@ -6,7 +6,6 @@ package engine
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -431,7 +430,7 @@ func (e *Engine) evaluate(ctx context.Context, s *policy.Snapshot, req Request) 
 		case err == nil && v == nil:
 			return deny(undefinedDecision(), "")
 		case err == nil:
-			return verdictAST(v.Value)
+			return verdict(v.Value)
 		}
 		// The plan failed (a conflict, a built-in's error) where OPA's
 		// evaluator, which stops at the first body that succeeds, may
@@ -446,7 +445,11 @@ func (e *Engine) evaluate(ctx context.Context, s *policy.Snapshot, req Request) 
 	if len(rs) == 0 || len(rs[0].Expressions) == 0 {
 		return deny(undefinedDecision(), "")
 	}
-	return verdict(rs[0].Expressions[0].Value)
+	v, err := ast.InterfaceToValue(rs[0].Expressions[0].Value)
+	if err != nil {
+		return deny(&EvalError{Code: CodeInvalidResult, Message: fmt.Sprintf("%s returned a value pdp cannot read: %v", policy.DecisionRule, err)}, "")
+	}
+	return verdict(v)
 }
 
 func undefinedDecision() *EvalError {
@@ -458,9 +461,9 @@ var (
 	reasonsKey = ast.StringTerm("reasons")
 )
 
-// verdictAST is verdict for the AST value package vm returns: the same
-// reading, the same messages (a set is read as OPA's API gives it: sorted).
-func verdictAST(v ast.Value) Decision {
+// verdict reads {"allow": bool, "reasons": [string]} (a set of reasons as
+// OPA's API gives it: sorted); anything else denies.
+func verdict(v ast.Value) Decision {
 	obj, ok := v.(ast.Object)
 	if !ok {
 		return deny(&EvalError{Code: CodeInvalidResult, Message: fmt.Sprintf("%s returned %s, want an object with allow and reasons", policy.DecisionRule, kindAST(v))}, "")
@@ -516,34 +519,6 @@ func kindAST(v ast.Value) string {
 	return fmt.Sprintf("%T", v)
 }
 
-// verdict reads {"allow": bool, "reasons": [string]}; anything else denies.
-func verdict(v any) Decision {
-	obj, ok := v.(map[string]any)
-	if !ok {
-		return deny(&EvalError{Code: CodeInvalidResult, Message: fmt.Sprintf("%s returned %s, want an object with allow and reasons", policy.DecisionRule, kind(v))}, "")
-	}
-	allow, ok := obj["allow"].(bool)
-	if !ok {
-		return deny(&EvalError{Code: CodeInvalidResult, Message: fmt.Sprintf("%s.allow is %s, want a boolean", policy.DecisionRule, kind(obj["allow"]))}, "")
-	}
-	var reasons []string
-	if arr, ok := obj["reasons"].([]any); ok {
-		for _, r := range arr {
-			if s, ok := r.(string); ok && s != "" {
-				reasons = append(reasons, s)
-			}
-		}
-	}
-	if len(reasons) == 0 {
-		if allow {
-			reasons = []string{"allowed by policy (it gave no reason)"}
-		} else {
-			reasons = []string{"denied by policy (it gave no reason)"}
-		}
-	}
-	return Decision{Allow: allow, Reasons: reasons}
-}
-
 func deny(err *EvalError, reason string) Decision {
 	if reason == "" {
 		reason = err.Message
@@ -567,20 +542,11 @@ func classify(ctx context.Context, err error) *EvalError {
 	return &EvalError{Code: CodeEvaluation, Message: "evaluation failed: " + err.Error()}
 }
 
+// kind names what a Go value from OPA's API is, as kindAST does.
 func kind(v any) string {
-	switch v.(type) {
-	case nil:
-		return "null/undefined"
-	case bool:
-		return "a boolean"
-	case string:
-		return "a string"
-	case json.Number:
-		return "a number"
-	case []any:
-		return "an array"
-	case map[string]any:
-		return "an object"
+	av, err := ast.InterfaceToValue(v)
+	if err != nil {
+		return fmt.Sprintf("%T", v)
 	}
-	return fmt.Sprintf("%T", v)
+	return kindAST(av)
 }
