@@ -19,13 +19,16 @@ func (r Request) input() (ast.Value, error) {
 	if err != nil {
 		return nil, fmt.Errorf("resource.properties: %w", err)
 	}
-	action := ast.NewObject([2]*ast.Term{nameKey, ast.StringTerm(r.Action)})
-	if r.ActionProperties != nil {
+	name := [2]*ast.Term{nameKey, ast.StringTerm(r.Action)}
+	var action ast.Object
+	if r.ActionProperties == nil {
+		action = ast.NewObject(name)
+	} else {
 		v, err := toAST(r.ActionProperties)
 		if err != nil {
 			return nil, fmt.Errorf("action.properties: %w", err)
 		}
-		action = ast.NewObject([2]*ast.Term{nameKey, ast.StringTerm(r.Action)}, [2]*ast.Term{propertiesKey, ast.NewTerm(v)})
+		action = ast.NewObject(name, [2]*ast.Term{propertiesKey, ast.NewTerm(v)})
 	}
 	ctxVal := emptyObject
 	if r.Context != nil {
