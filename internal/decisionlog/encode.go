@@ -7,9 +7,10 @@ import (
 	"slices"
 	"strconv"
 	"sync"
-	"unicode/utf8"
 
 	"go.uber.org/zap/zapcore"
+
+	"github.com/pdp-sidecar/pdp/internal/jsonwrite"
 )
 
 // The input is encoded by hand rather than with encoding/json: the log
@@ -63,11 +64,11 @@ func (f *inputOf) appendTo(b []byte) []byte {
 			b = append(b, ',')
 		}
 		first = false
-		b = appendString(b, key)
+		b = jsonwrite.String(b, key)
 		b = append(b, ':')
 		kid := t.kid(key)
 		if kid != nil && kid.leaf {
-			b = appendString(b, Masked)
+			b = jsonwrite.String(b, Masked)
 			return
 		}
 		if key == "context" {
@@ -104,23 +105,23 @@ func (e *Entry) hasInput() bool {
 // replaced by "***". t may be nil (nothing masked).
 func appendJSON(b []byte, v any, t *maskTree) []byte {
 	if t != nil && t.leaf {
-		return appendString(b, Masked)
+		return jsonwrite.String(b, Masked)
 	}
 	switch x := v.(type) {
 	case nil:
 		return append(b, "null"...)
 	case string:
-		return appendString(b, x)
+		return jsonwrite.String(b, x)
 	case bool:
 		return strconv.AppendBool(b, x)
 	case json.Number:
 		if x == "" || !json.Valid([]byte(x)) {
-			return appendString(b, string(x))
+			return jsonwrite.String(b, string(x))
 		}
 		return append(b, x...)
 	case float64:
 		if math.IsNaN(x) || math.IsInf(x, 0) {
-			return appendString(b, strconv.FormatFloat(x, 'g', -1, 64))
+			return jsonwrite.String(b, strconv.FormatFloat(x, 'g', -1, 64))
 		}
 		return strconv.AppendFloat(b, x, 'g', -1, 64)
 	case int:
@@ -156,7 +157,7 @@ func appendJSON(b []byte, v any, t *maskTree) []byte {
 	}
 	b, err := appendMarshal(b, v)
 	if err != nil {
-		return appendString(b, "!"+err.Error())
+		return jsonwrite.String(b, "!"+err.Error())
 	}
 	return b
 }
@@ -173,7 +174,7 @@ func appendObject(b []byte, m map[string]any, t *maskTree) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendString(b, k)
+		b = jsonwrite.String(b, k)
 		b = append(b, ':')
 		b = appendJSON(b, m[k], t.kid(k))
 	}
@@ -186,48 +187,4 @@ func appendMarshal(b []byte, v any) ([]byte, error) {
 		return b, err
 	}
 	return append(b, j...), nil
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendString appends s as a JSON string; invalid UTF-8 becomes U+FFFD.
-func appendString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, "\ufffd"...)
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/pdp-sidecar/pdp/internal/decisionlog"
 	"github.com/pdp-sidecar/pdp/internal/engine"
+	"github.com/pdp-sidecar/pdp/internal/jsonwrite"
 	"github.com/pdp-sidecar/pdp/internal/metrics"
 )
 
@@ -51,7 +52,56 @@ func (h *handlers) single(c *gin.Context, m map[string]any, endpoint string) {
 	}
 	ctx := h.context(d, snap.Revision)
 	h.decided(c, endpoint, ctx.DecisionID, snap.Revision, &req, d, time.Since(start))
-	c.JSON(http.StatusOK, evaluationResponse{Decision: d.Allow, Context: ctx})
+	writeJSON(c, http.StatusOK, evaluationResponse{Decision: d.Allow, Context: ctx}.appendJSON)
+}
+
+// appendJSON writes r as encoding/json would (same fields, same omitempty)
+// without reflection: the one response every decision writes.
+func (r evaluationResponse) appendJSON(b []byte) []byte {
+	b = append(b, `{"decision":`...)
+	b = strconv.AppendBool(b, r.Decision)
+	if c := r.Context; c != nil {
+		b = append(b, `,"context":{`...)
+		n := len(b)
+		field := func(name string) {
+			if len(b) > n {
+				b = append(b, ',')
+			}
+			b = append(b, '"')
+			b = append(b, name...)
+			b = append(b, `":`...)
+		}
+		if c.DecisionID != "" {
+			field("decision_id")
+			b = jsonwrite.String(b, c.DecisionID)
+		}
+		if c.Revision != "" {
+			field("revision")
+			b = jsonwrite.String(b, c.Revision)
+		}
+		if len(c.Reasons) > 0 {
+			field("reasons")
+			for i, r := range c.Reasons {
+				if i == 0 {
+					b = append(b, '[')
+				} else {
+					b = append(b, ',')
+				}
+				b = jsonwrite.String(b, r)
+			}
+			b = append(b, ']')
+		}
+		if e := c.Error; e != nil {
+			field("error")
+			b = append(b, `{"code":`...)
+			b = jsonwrite.String(b, e.Code)
+			b = append(b, `,"message":`...)
+			b = jsonwrite.String(b, e.Message)
+			b = append(b, '}')
+		}
+		b = append(b, '}')
+	}
+	return append(b, '}')
 }
 
 func (h *handlers) context(d engine.Decision, revision string) *evaluationContext {
@@ -131,7 +181,16 @@ func (h *handlers) evaluations(c *gin.Context) {
 				Endpoint: metrics.EndpointEvaluations, Request: batch[i].Request, Decision: d, Duration: took, Batch: true, Index: i})
 		}
 	}
-	c.JSON(http.StatusOK, gin.H{"evaluations": out})
+	writeJSON(c, http.StatusOK, func(b []byte) []byte {
+		b = append(b, `{"evaluations":[`...)
+		for i, r := range out {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = r.appendJSON(b)
+		}
+		return append(b, "]}"...)
+	})
 }
 
 // batchOptions reads options.evaluations_semantic and options.include_context.

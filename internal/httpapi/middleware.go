@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"context"
 	"crypto/subtle"
 	"net/http"
 	"runtime/debug"
@@ -116,8 +115,8 @@ func deadline(d time.Duration) gin.HandlerFunc {
 		return func(c *gin.Context) { c.Next() }
 	}
 	return func(c *gin.Context) {
-		ctx, cancel := context.WithTimeout(c.Request.Context(), d)
-		defer cancel()
+		ctx := withDeadline(c.Request.Context(), time.Now().Add(d))
+		defer ctx.release()
 		c.Request = c.Request.WithContext(ctx)
 		c.Next()
 	}
