@@ -8,7 +8,7 @@ import (
 )
 
 // The hand-written evaluation response is what encoding/json writes for
-// the same value: byte for byte where encoding/json writes no \\u escape,
+// the same value: byte for byte where encoding/json writes no \u escape,
 // and the same JSON value always.
 func TestEvaluationResponseJSON(t *testing.T) {
 	ctxs := []*evaluationContext{
