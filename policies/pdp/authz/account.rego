@@ -129,12 +129,10 @@ log_owner_label := sprintf("administrator account %q", [log_user]) if {
 # of a role group with at least one permission.
 is_administrator(user) if data.accounts[account_id].owner == user
 
-is_administrator(user) if {
+else if {
 	some ws
 	data.accounts[account_id].workspaces[ws].members[user] == "admin"
-}
-
-is_administrator(user) if {
+} else if {
 	some g in groups_of(user)
 	permissions := data.accounts[account_id].role_groups[g].permissions
 	is_array(permissions)

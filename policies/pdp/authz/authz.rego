@@ -18,6 +18,9 @@
 # Cost: OPA spends ~3-5 µs on every rule reference (even a cached one) and
 # far less on an expression inside a body, so the hot rules read input.*
 # directly and bind a rule's value to a local when a body needs it twice.
+# Alternatives are else chains, not separate bodies: OPA's evaluator stops
+# at the first body that succeeds, but the plan pdp runs (internal/vm)
+# evaluates every body of a rule; an else chain stops both at the first.
 #
 # Every rule here is total or guarded (is_object, is_string, ...) so that no
 # input, however malformed, raises an error, and every complete rule has one
@@ -93,20 +96,16 @@ request_ok if {
 }
 
 # workspace_ok: an account action, or a workspace action on a workspace of
-# the account where the subject holds a role or owns the account. (Bodies
-# in the order that most requests pass first: OPA stops at the first.)
+# the account where the subject holds a role or owns the account. (In the
+# order that most requests pass first.)
 workspace_ok if {
 	workspace_actions[input.action.name]
 	role # read from the workspace's members: the workspace exists
-}
-
-workspace_ok if {
+} else if {
 	workspace_actions[input.action.name]
 	workspace_exists
 	is_account_owner
-}
-
-workspace_ok if account_actions[input.action.name]
+} else if account_actions[input.action.name]
 
 first_problem := "missing subject" if {
 	not input.subject
@@ -179,10 +178,14 @@ has_resource_id if nonempty_string(input.resource.id)
 
 properties_ok if is_object(input.resource.properties)
 
-properties_ok if {
+else if {
 	is_object(input.resource)
-	not "properties" in object.keys(input.resource)
+	not properties_given
 }
+
+# properties_given: resource.properties is there, whatever its value (false
+# and null too); unlike object.keys, this copies nothing.
+properties_given if _ = input.resource.properties
 
 # (The store holds the role data as OPA's AST and a read returns a pointer
 # into it: binding a whole account to a local, as request_ok does, copies
@@ -255,7 +258,7 @@ role := r if {
 # list.
 holds(p) if role in matrix[p]
 
-holds(p) if {
+else if {
 	not role in builtin_roles
 	p in data.accounts[account_id].custom_roles[role].permissions
 }

@@ -27,6 +27,7 @@ malformed := [
 	[{"subject": {"type": "user", "id": "admin"}, "action": {"name": "contact.view"}, "resource": {"type": "contact"}}, "missing resource.id"],
 	[{"subject": {"type": "user", "id": "admin"}, "action": {"name": "contact.view"}, "resource": {"type": "contact", "id": "c1", "properties": "x"}}, "resource.properties must be an object"],
 	[{"subject": {"type": "user", "id": "admin"}, "action": {"name": "contact.view"}, "resource": {"type": "contact", "id": "c1", "properties": null}}, "resource.properties must be an object"],
+	[{"subject": {"type": "user", "id": "admin"}, "action": {"name": "contact.view"}, "resource": {"type": "contact", "id": "c1", "properties": false}}, "resource.properties must be an object"],
 	[{"subject": {"type": "user", "id": "admin"}, "action": {"name": "contact.view"}, "resource": {"type": "contact", "id": "c1"}}, "missing resource.properties.account"],
 	[{"subject": {"type": "user", "id": "admin"}, "action": {"name": "contact.view"}, "resource": {"type": "contact", "id": "c1", "properties": {"account": 7}}}, "missing resource.properties.account"],
 	[{"subject": {"type": "user", "id": "admin"}, "action": {"name": "contact.view"}, "resource": {"type": "contact", "id": "c1", "properties": {"account": "nope"}}}, `unknown account "nope"`],

@@ -64,7 +64,7 @@ ws_problems contains "missing resource.properties.owner" if {
 
 needs_owner if ws_spec.others
 
-needs_owner if ws_spec.may_send
+else if ws_spec.may_send
 
 ws_requirements contains owned_requirement(input.action.name, ws_spec) if {
 	ws_spec.others
@@ -108,11 +108,9 @@ fails(req) := owned_fails(req.action) if req.kind == "owned"
 own_allowed(spec) if {
 	not spec.own
 	not spec.own_not
-}
+} else if holds(spec.own)
 
-own_allowed(spec) if holds(spec.own)
-
-own_allowed(spec) if {
+else if {
 	spec.own_not
 	role != spec.own_not
 }
