@@ -70,8 +70,9 @@ type Snapshot struct {
 	Store    storage.Store
 	Decision rego.PreparedEvalQuery
 	// DecisionVM is the decision rule compiled from OPA's plan (package
-	// vm), nil when vm.Compile refused it (VMRefused says why); Data is
-	// the data document it reads, the store's own.
+	// vm), readied for Data (its rules over data alone computed once),
+	// nil when vm.Compile refused it (VMRefused says why); Data is the
+	// data document it reads, the store's own.
 	DecisionVM *vm.Program
 	VMRefused  string
 	Data       *ast.Term
@@ -154,6 +155,10 @@ func BuildFiles(ctx context.Context, policyFiles, dataFiles []File) (*Snapshot, 
 		s.VMRefused = fmt.Sprintf("data and policies share data.%s: the vm runs only policies whose packages hold no data", shared)
 	} else {
 		s.DecisionVM, s.VMRefused = compileVM(ctx, compiler, DecisionRule)
+		if s.DecisionVM != nil {
+			// Rules over the data alone (indexes) computed once, here.
+			s.DecisionVM = s.DecisionVM.WithData(s.Data)
+		}
 	}
 	for _, opt := range []struct {
 		rule string

@@ -12,10 +12,10 @@ import "github.com/open-policy-agent/opa/v1/ast"
 var inline = map[string]func(a []*ast.Term) (v *ast.Term, ok bool){
 	ast.Equal.Name:         func(a []*ast.Term) (*ast.Term, bool) { return ast.InternedTerm(a[0].Equal(a[1])), true },
 	ast.NotEqual.Name:      func(a []*ast.Term) (*ast.Term, bool) { return ast.InternedTerm(!a[0].Equal(a[1])), true },
-	ast.GreaterThan.Name:   func(a []*ast.Term) (*ast.Term, bool) { return ast.InternedTerm(a[0].Value.Compare(a[1].Value) > 0), true },
-	ast.GreaterThanEq.Name: func(a []*ast.Term) (*ast.Term, bool) { return ast.InternedTerm(a[0].Value.Compare(a[1].Value) >= 0), true },
-	ast.LessThan.Name:      func(a []*ast.Term) (*ast.Term, bool) { return ast.InternedTerm(a[0].Value.Compare(a[1].Value) < 0), true },
-	ast.LessThanEq.Name:    func(a []*ast.Term) (*ast.Term, bool) { return ast.InternedTerm(a[0].Value.Compare(a[1].Value) <= 0), true },
+	ast.GreaterThan.Name:   compare(func(c int) bool { return c > 0 }),
+	ast.GreaterThanEq.Name: compare(func(c int) bool { return c >= 0 }),
+	ast.LessThan.Name:      compare(func(c int) bool { return c < 0 }),
+	ast.LessThanEq.Name:    compare(func(c int) bool { return c <= 0 }),
 	ast.IsString.Name:      isType[ast.String],
 	ast.IsObject.Name:      isType[ast.Object],
 	ast.IsArray.Name:       isType[*ast.Array],
@@ -45,6 +45,13 @@ var inline = map[string]func(a []*ast.Term) (v *ast.Term, ok bool){
 		}
 		return ast.InternedTerm(false), true
 	},
+}
+
+// compare is OPA's comparison built-ins: ok(Compare(a, b)).
+func compare(ok func(int) bool) func([]*ast.Term) (*ast.Term, bool) {
+	return func(a []*ast.Term) (*ast.Term, bool) {
+		return ast.InternedTerm(ok(a[0].Value.Compare(a[1].Value))), true
+	}
 }
 
 func isType[T ast.Value](a []*ast.Term) (*ast.Term, bool) {

@@ -16,6 +16,7 @@ type state struct {
 	ctx      context.Context
 	stack    []*ast.Term // frames are carved from it, last in first out
 	memo     []memoEntry // by function index
+	folded   []memoEntry // the Program's data-only rules, when evaluating on its data
 	touched  []int       // memo entries to clear after the evaluation
 	results  []*ast.Term
 	retval   *ast.Term
@@ -75,7 +76,7 @@ func putState(st *state) {
 	st.results = st.results[:0]
 	clear(st.stack) // frames left by a failed evaluation; popped frames were cleared by free
 	st.stack = st.stack[:0]
-	st.prog, st.ctx, st.retval, st.out, st.steps, st.limit, st.deadline = nil, nil, nil, nil, 0, 0, time.Time{}
+	st.prog, st.ctx, st.retval, st.out, st.steps, st.limit, st.deadline, st.folded = nil, nil, nil, nil, 0, 0, time.Time{}, nil
 	st.bctx = topdown.BuiltinContext{}
 	if cap(st.stack) > 1<<16 { // one odd evaluation must not pin a large stack
 		st.stack = nil

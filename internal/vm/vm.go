@@ -16,6 +16,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -26,6 +27,11 @@ import (
 
 // Program is a compiled plan, safe for concurrent evaluations.
 type Program struct {
+	// data and folded are WithData's: the data the program was readied
+	// for, and the values of its data-only rules (by function index).
+	data   *ast.Term
+	folded []memoEntry
+
 	strings []*ast.Term // the plan's string constants
 	numbers []*ast.Term // MakeNumberRefStmt's numbers, by string index (nil where none)
 	funcs   []*function // by index
@@ -45,6 +51,9 @@ type function struct {
 	// and shared by every evaluation (which only reads it).
 	constant bool
 	value    *ast.Term
+	// dataOnly: a memo function that reads data but not input (an index
+	// over the role data, say): WithData computes it once for its data.
+	dataOnly bool
 }
 
 // callee is what a CallStmt calls: a planned function or a built-in.
@@ -52,7 +61,7 @@ type callee struct {
 	fn      *function
 	builtin topdown.BuiltinFunc
 	inline  func([]*ast.Term) (*ast.Term, bool) // a trivial built-in, called directly (inline.go)
-	loc     *ast.Location // the call's place in the policy, for a built-in's error
+	loc     *ast.Location                       // the call's place in the policy, for a built-in's error
 }
 
 // Compile readies the plan named "eval" (vm.Plan's) of p for evaluation.
@@ -119,11 +128,31 @@ type callStmt struct {
 
 // foldConstants computes, once, the value of every rule that reads
 // neither input nor data (directly or through what it calls), so that an
-// evaluation does not rebuild, say, a table of a hundred actions. A rule
-// whose evaluation fails here (a conflict, a built-in's error) is left to
-// fail where it is evaluated.
+// evaluation does not rebuild, say, a table of a hundred actions, and marks
+// the rules that read data but not input, for WithData. A rule whose
+// evaluation fails here (a conflict, a built-in's error) is left to fail
+// where it is evaluated.
 func (p *Program) foldConstants() {
-	reads := make([]bool, len(p.funcs)) // reads input or data, or calls what does
+	input := p.reading(ir.Input)
+	data := p.reading(ir.Data)
+	for _, fn := range p.funcs {
+		if !fn.memo || input[fn.index] {
+			continue
+		}
+		if data[fn.index] {
+			fn.dataOnly = true
+			continue
+		}
+		if v, ok := p.fold(fn, nil); ok {
+			fn.value, fn.constant = v, true
+		}
+	}
+}
+
+// reading tells, by function index, which functions read local l (input
+// or data), directly or through what they call.
+func (p *Program) reading(l ir.Local) []bool {
+	reads := make([]bool, len(p.funcs))
 	calls := make([][]int, len(p.funcs))
 	for _, fn := range p.funcs {
 		if len(fn.params) < 2 || fn.params[0] != ir.Input || fn.params[1] != ir.Data {
@@ -132,17 +161,17 @@ func (p *Program) foldConstants() {
 		}
 		walkStmts(fn.blocks, func(s ir.Stmt) {
 			if cs, ok := s.(*callStmt); ok {
-				if c := cs.callee; c.fn != nil {
+				if c := cs.callee; c.fn != nil { // its first two arguments are input and data
 					calls[fn.index] = append(calls[fn.index], c.fn.index)
 					for _, a := range cs.Args[2:] {
-						if isInputOrData(a) {
+						if isLocal(a, l) {
 							reads[fn.index] = true
 						}
 					}
 					return
 				}
 			}
-			if usesInputOrData(s) {
+			if uses(s, l) {
 				reads[fn.index] = true
 			}
 		})
@@ -157,19 +186,42 @@ func (p *Program) foldConstants() {
 			}
 		}
 	}
+	return reads
+}
+
+// fold evaluates the memo function fn once, on data and no input, within
+// foldSteps; ok is false when that failed.
+func (p *Program) fold(fn *function, data *ast.Term) (*ast.Term, bool) {
+	st := getState(p, context.Background())
+	defer putState(st)
+	st.limit = foldSteps
+	if data != nil && data == p.data {
+		st.folded = p.folded
+	}
+	f := st.alloc(2)
+	f[ir.Data] = data
+	v, err := st.callFunc(f, fn, []ir.Operand{{Value: ir.Input}, {Value: ir.Data}})
+	return v, err == nil
+}
+
+// WithData returns the program readied for data: the rules that read data
+// but not input (indexes over the role data) computed once, now, for every
+// evaluation on this same data term to read. Evaluations on any other data
+// compute them as before. A rule whose computation fails or takes more
+// than foldSteps is left to each evaluation.
+func (p *Program) WithData(data *ast.Term) *Program {
+	q := *p
+	q.data, q.folded = data, make([]memoEntry, len(p.funcs))
 	for _, fn := range p.funcs {
-		if !fn.memo || reads[fn.index] {
+		if !fn.dataOnly {
 			continue
 		}
-		st := getState(p, context.Background())
-		st.limit = foldSteps
-		f := st.alloc(2)
-		v, err := st.callFunc(f, fn, []ir.Operand{{Value: ir.Input}, {Value: ir.Data}})
-		putState(st)
-		if err == nil {
-			fn.value, fn.constant = v, true
+		// Rules folded before fn are read by its evaluation (q.folded).
+		if v, ok := q.fold(fn, data); ok {
+			q.folded[fn.index] = memoEntry{set: true, value: v}
 		}
 	}
+	return &q
 }
 
 // foldSteps bounds the work spent on one constant (scan iterations and
@@ -179,29 +231,24 @@ const foldSteps = 1 << 20
 
 var errFoldBudget = errors.New("constant folding: step budget spent")
 
-func isInputOrData(o ir.Operand) bool {
-	l, ok := o.Value.(ir.Local)
-	return ok && (l == ir.Input || l == ir.Data)
+func isLocal(o ir.Operand, l ir.Local) bool {
+	v, ok := o.Value.(ir.Local)
+	return ok && v == l
 }
 
-// usesInputOrData says whether s reads or writes local 0 or 1 (a call's
-// arguments are looked at by foldConstants).
-func usesInputOrData(s ir.Stmt) bool {
+// uses says whether s reads or writes local l (a call's arguments are
+// looked at by reading).
+func uses(s ir.Stmt, l ir.Local) bool {
 	ops, locals, ok := refs(s)
 	if !ok {
 		return true // unknown: assume it does
 	}
 	for _, o := range ops {
-		if isInputOrData(o) {
+		if isLocal(o, l) {
 			return true
 		}
 	}
-	for _, l := range locals {
-		if l == ir.Input || l == ir.Data {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(locals, l)
 }
 
 // walkStmts calls f on every statement in bs, nested ones included.
@@ -454,6 +501,9 @@ var ErrDeadline = errors.New("evaluation deadline exceeded")
 func (p *Program) Eval(ctx context.Context, deadline time.Time, input, data *ast.Term) (*ast.Term, error) {
 	st := getState(p, ctx)
 	st.deadline = deadline
+	if data == p.data && data != nil {
+		st.folded = p.folded
+	}
 	defer putState(st)
 	f := st.alloc(p.nlocals)
 	f[ir.Input], f[ir.Data] = input, data
@@ -786,6 +836,11 @@ func (st *state) call(f []*ast.Term, s *callStmt) (*ast.Term, error) {
 func (st *state) callFunc(f []*ast.Term, fn *function, args []ir.Operand) (*ast.Term, error) {
 	if fn.constant {
 		return fn.value, nil
+	}
+	if fn.dataOnly && st.folded != nil {
+		if m := st.folded[fn.index]; m.set {
+			return m.value, nil
+		}
 	}
 	if fn.memo {
 		if m := st.memo[fn.index]; m.set {

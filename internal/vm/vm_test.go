@@ -40,8 +40,9 @@ func code(err error) string {
 }
 
 // both evaluates query with OPA's evaluator (strict built-in errors, as
-// pdp prepares its queries) and with a Program compiled from its plan.
-func both(t *testing.T, c *ast.Compiler, data ast.Object, query string, inputs []string) [][2]outcome {
+// pdp prepares its queries), with a Program compiled from its plan, and
+// with that Program readied for the data (WithData).
+func both(t *testing.T, c *ast.Compiler, data ast.Object, query string, inputs []string) [][3]outcome {
 	t.Helper()
 	ctx := context.Background()
 	pq, err := rego.New(rego.Query(query), rego.Compiler(c), rego.Store(inmem.NewFromASTObject(data)), rego.StrictBuiltinErrors(true)).PrepareForEval(ctx)
@@ -56,7 +57,9 @@ func both(t *testing.T, c *ast.Compiler, data ast.Object, query string, inputs [
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out [][2]outcome
+	dataTerm := ast.NewTerm(data)
+	bound := prog.WithData(dataTerm)
+	var out [][3]outcome
 	for _, in := range inputs {
 		var input *ast.Term
 		var opts []rego.EvalOption
@@ -76,19 +79,21 @@ func both(t *testing.T, c *ast.Compiler, data ast.Object, query string, inputs [
 			}
 			td = outcome{value: ast.NewTerm(v)}
 		}
-		var vm outcome
-		v, err := prog.Eval(ctx, time.Time{}, input, ast.NewTerm(data))
-		switch {
-		case err != nil:
-			vm = outcome{err: err, errCode: code(err)}
-		case v != nil: // as rego gives it: sets become arrays
-			j, err := ast.JSON(v.Value)
-			if err != nil {
-				t.Fatal(err)
+		vm := func(p *Program, data *ast.Term) outcome {
+			v, err := p.Eval(ctx, time.Time{}, input, data)
+			switch {
+			case err != nil:
+				return outcome{err: err, errCode: code(err)}
+			case v != nil: // as rego gives it: sets become arrays
+				j, err := ast.JSON(v.Value)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return outcome{value: ast.NewTerm(ast.MustInterfaceToValue(j))}
 			}
-			vm = outcome{value: ast.NewTerm(ast.MustInterfaceToValue(j))}
+			return outcome{}
 		}
-		out = append(out, [2]outcome{td, vm})
+		out = append(out, [3]outcome{td, vm(prog, ast.NewTerm(data)), vm(bound, dataTerm)})
 	}
 	return out
 }
@@ -121,6 +126,8 @@ func TestAgreesWithOPA(t *testing.T) {
 		`{"action": "to_number", "s": "12"}`,
 		`{"action": "divide", "n": 0}`,
 		`{"action": "divide", "n": 4}`,
+		`{"action": "broken"}`,
+		`{"user": "o", "s": "o@X"}`,
 	}
 	policies := map[string]string{
 		"default and else": `package pdp.t
@@ -196,6 +203,18 @@ result := {"elsewhere": false} if {
 	not has_owner_elsewhere
 	not first_big
 }`,
+		"data only (WithData computes these once)": `package pdp.t
+owners[o] contains a if {
+	some a, acct in data.accounts
+	o := acct.owner
+}
+owner_emails[lower(acct.users[acct.owner].email)] := a if some a, acct in data.accounts
+n_accounts := count(data.accounts)
+no_such := data.accounts.none.owner
+broken := to_number(data.accounts.a.owner) # an error: left to each evaluation
+all_limits := sum(data.limits) + n_accounts
+result := {"mine": object.get(owners, input.user, set()), "n": all_limits, "by_email": object.get(owner_emails, lower(input.s), "none"), "none": object.get({"v": no_such}, "v", 0)} if input.action != "broken"
+result := broken if input.action == "broken"`,
 	}
 	for name, src := range policies {
 		t.Run(name, func(t *testing.T) {
@@ -204,8 +223,8 @@ result := {"elsewhere": false} if {
 				t.Fatal(c.Errors)
 			}
 			for i, o := range both(t, c, data, "data.pdp.t.result", inputs) {
-				if !agree(o[0], o[1]) {
-					t.Errorf("input %d %s:\n OPA: %v\n  vm: %v", i, inputs[i], o[0], o[1])
+				if !agree(o[0], o[1]) || !agree(o[0], o[2]) {
+					t.Errorf("input %d %s:\n OPA: %v\n  vm: %v\n  vm WithData: %v", i, inputs[i], o[0], o[1], o[2])
 				}
 			}
 		})
@@ -283,5 +302,79 @@ burn if {
 	}
 	if took := time.Since(start); took > 5*time.Second {
 		t.Errorf("a 20 ms deadline stopped the evaluation after %s", took)
+	}
+}
+
+// TestWithData: the rules over data alone are computed by WithData, once,
+// and served to evaluations on that data term only; one that fails is left
+// to each evaluation (TestAgreesWithOPA checks the answers).
+func TestWithData(t *testing.T) {
+	c := ast.MustCompileModules(map[string]string{"p.rego": `package pdp.t
+owners[o] contains a if {
+	some a, acct in data.accounts
+	o := acct.owner
+}
+broken := to_number(data.name)
+result := {"mine": object.get(owners, input.user, set()), "broken": object.get({"v": broken}, "v", "fails")}`})
+	plan, err := Plan(context.Background(), c, "data.pdp.t.result")
+	if err != nil {
+		t.Fatal(err)
+	}
+	prog, err := Compile(plan)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := ast.MustParseTerm(`{"name": "n", "accounts": {"a": {"owner": "o"}, "b": {"owner": "o"}, "c": {"owner": "p"}}}`)
+	bound := prog.WithData(data)
+	folded, failed := 0, 0
+	for _, fn := range prog.funcs {
+		if !fn.dataOnly {
+			continue
+		}
+		if bound.folded[fn.index].set {
+			folded++
+		} else {
+			failed++
+		}
+	}
+	if folded != 1 || failed != 1 {
+		t.Fatalf("WithData folded %d rules and left %d, want 1 (owners) and 1 (broken)", folded, failed)
+	}
+	input := ast.MustParseTerm(`{"user": "o"}`)
+	if _, err := bound.Eval(context.Background(), time.Time{}, input, data); err == nil {
+		t.Fatal("broken's error was lost")
+	}
+	// An evaluation on the data reads the folded value (swapped here for
+	// one it could not compute) and does not compute it again.
+	c2 := ast.MustCompileModules(map[string]string{"p.rego": `package pdp.t
+owners[o] contains a if {
+	some a, acct in data.accounts
+	o := acct.owner
+}
+result := object.get(owners, input.user, set())`})
+	plan2, err := Plan(context.Background(), c2, "data.pdp.t.result")
+	if err != nil {
+		t.Fatal(err)
+	}
+	prog2, err := Compile(plan2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bound2 := prog2.WithData(data)
+	for _, fn := range prog2.funcs {
+		if fn.dataOnly {
+			bound2.folded[fn.index].value = ast.MustParseTerm(`{"o": {"folded"}}`)
+		}
+	}
+	if v, err := bound2.Eval(context.Background(), time.Time{}, input, data); err != nil || !v.Equal(ast.MustParseTerm(`{"folded"}`)) {
+		t.Fatalf("Eval on the folded data: %v, %v; want the folded value", v, err)
+	}
+	other := ast.MustParseTerm(`{"name": "7", "accounts": {"z": {"owner": "o"}}}`)
+	v, err := bound.Eval(context.Background(), time.Time{}, input, other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := ast.MustParseTerm(`{"mine": {"z"}, "broken": 7}`); !v.Equal(want) {
+		t.Fatalf("on other data: %v, want %v (that data's answer, not the folded one)", v, want)
 	}
 }

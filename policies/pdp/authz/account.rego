@@ -62,25 +62,32 @@ acct_problems contains sprintf("target user %q has the same id as the owner of a
 	acct_spec.transfer
 	target := target_user
 	is_user(target)
-	aid := account_id # bound once: the loop below visits every account
-	some other
-	data.accounts[other].owner == target
-	other != aid
+	some other in accounts_owned_by_id[target]
+	other != account_id
 }
 
 acct_problems contains sprintf("target user %q has the same email as the owner of account %q", [target, other]) if {
 	acct_spec.transfer
 	target := target_user
-	aid := account_id
-	email := lower_email(data.accounts[aid].users[target])
-	some other, account in data.accounts
-	other != aid
-	owner := account.users[account.owner]
-	is_string(owner.email)
-	lower(owner.email) == email
+	email := lower_email(data.accounts[account_id].users[target])
+	some other in accounts_owned_by_email[email]
+	other != account_id
 }
 
 lower_email(user) := lower(user.email) if is_string(user.email)
+
+# The owners of all accounts, by id and by lower-cased email: indexes over
+# the role data alone, which pdp computes once per snapshot (internal/vm),
+# so a transfer does not visit every account.
+accounts_owned_by_id[owner] contains aid if {
+	some aid, account in data.accounts
+	owner := account.owner
+}
+
+accounts_owned_by_email[email] contains aid if {
+	some aid, account in data.accounts
+	email := lower_email(account.users[account.owner])
+}
 
 # --- log.view ---------------------------------------------------------------
 
