@@ -28,6 +28,10 @@ type state struct {
 	args    []*ast.Term
 	out     *ast.Term
 	collect func(*ast.Term) error
+
+	scans       []scanFrame // scans in progress, innermost last
+	visitObject func(k, v *ast.Term) error
+	visitSet    func(x *ast.Term) error
 }
 
 type memoEntry struct {
@@ -43,6 +47,18 @@ func getState(p *Program, ctx context.Context) *state {
 		st = &state{}
 		st.collect = func(t *ast.Term) error {
 			st.out = t
+			return nil
+		}
+		st.visitObject = func(k, v *ast.Term) error {
+			if st.visit(len(st.scans)-1, k, v) {
+				return errStop
+			}
+			return nil
+		}
+		st.visitSet = func(x *ast.Term) error {
+			if st.visit(len(st.scans)-1, x, x) {
+				return errStop
+			}
 			return nil
 		}
 	}
@@ -72,6 +88,8 @@ func putState(st *state) {
 		st.memo[i] = memoEntry{}
 	}
 	st.touched = st.touched[:0]
+	clear(st.scans) // left by a failed evaluation
+	st.scans = st.scans[:0]
 	clear(st.results)
 	st.results = st.results[:0]
 	clear(st.stack) // frames left by a failed evaluation; popped frames were cleared by free
