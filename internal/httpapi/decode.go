@@ -53,9 +53,12 @@ func readJSON(c *gin.Context, allowEmpty bool) (any, error) {
 	if !utf8.Valid(body) {
 		return nil, badRequest("request body is not valid UTF-8")
 	}
-	v, err := parseJSON(body)
+	v, exponent, err := parseJSONExponents(body)
 	if err != nil {
 		return nil, badRequest("request body is not valid JSON: " + err.Error())
+	}
+	if !exponent {
+		return v, nil
 	}
 	if path, err := badNumber(v); err != nil {
 		field := strings.TrimPrefix(path, ".")

@@ -28,23 +28,30 @@ func (e *jsonError) Error() string { return e.msg }
 // keeps the last duplicate silently, so two readers of the same body could
 // disagree about what it says.) b must be valid UTF-8.
 func parseJSON(b []byte) (any, error) {
+	v, _, err := parseJSONExponents(b)
+	return v, err
+}
+
+// parseJSONExponents is parseJSON that also says whether some number of b
+// has an exponent: only such a number can be one OPA refuses (badNumber).
+func parseJSONExponents(b []byte) (v any, exponent bool, err error) {
 	p := &jsonParser{b: b}
 	p.space()
-	v, err := p.value(0)
-	if err != nil {
-		return nil, err
+	if v, err = p.value(0); err != nil {
+		return nil, false, err
 	}
 	p.space()
 	if p.i != len(p.b) {
-		return nil, p.fail("unexpected content after the JSON value")
+		return nil, false, p.fail("unexpected content after the JSON value")
 	}
-	return v, nil
+	return v, p.exponent, nil
 }
 
 type jsonParser struct {
-	b    []byte
-	i    int
-	path []pathElem // keys and indexes leading to the current value, for messages
+	b        []byte
+	i        int
+	path     []pathElem // keys and indexes leading to the current value, for messages
+	exponent bool       // a number had an exponent
 }
 
 // pathElem is an object key or an array index; written out only when a
@@ -340,6 +347,7 @@ func (p *jsonParser) number() (any, error) {
 	}
 	if p.i < len(p.b) && (p.b[p.i] == 'e' || p.b[p.i] == 'E') {
 		p.i++
+		p.exponent = true
 		if p.i < len(p.b) && (p.b[p.i] == '+' || p.b[p.i] == '-') {
 			p.i++
 		}
