@@ -536,6 +536,10 @@ func (p *Program) Eval(ctx context.Context, deadline time.Time, input, data *ast
 
 var resultKey = ast.StringTerm("result")
 
+// emptySet is the value of every set term the plan made and added nothing
+// to: never written to.
+var emptySet ast.Value = ast.NewSet()
+
 // Block outcomes besides k >= 0, "the block was left by a break out of
 // it and k blocks around it" (an undefined statement is a break 0).
 const (
@@ -592,8 +596,11 @@ func (st *state) block(f []*ast.Term, b *ir.Block) (int, error) {
 			}
 			obj.Insert(k, v)
 		case *ir.SetAddStmt:
-			set, ok := termValue[ast.Set](f[s.Set])
-			v := st.operand(f, s.Value)
+			t, v := f[s.Set], st.operand(f, s.Value)
+			if t != nil && t.Value == emptySet {
+				t.Value = ast.NewSet() // its own set, from its first element
+			}
+			set, ok := termValue[ast.Set](t)
 			if !ok || v == nil {
 				return 0, errors.New("set add to a non-set or of an undefined value")
 			}
@@ -611,7 +618,10 @@ func (st *state) block(f []*ast.Term, b *ir.Block) (int, error) {
 		case *ir.MakeObjectStmt:
 			f[s.Target] = ast.NewTerm(ast.NewObject())
 		case *ir.MakeSetStmt:
-			f[s.Target] = ast.NewTerm(ast.NewSet())
+			// Many sets a decision makes stay empty (no grant, no
+			// problem): they share one empty set until SetAddStmt gives
+			// the term a set of its own (aliases of the term see it).
+			f[s.Target] = &ast.Term{Value: emptySet}
 		case *ir.MakeArrayStmt:
 			f[s.Target] = ast.NewTerm(ast.NewArray(make([]*ast.Term, 0, max(s.Capacity, 0))...))
 		case *ir.ResetLocalStmt:
