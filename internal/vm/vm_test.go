@@ -49,14 +49,7 @@ func both(t *testing.T, c *ast.Compiler, data ast.Object, query string, inputs [
 	if err != nil {
 		t.Fatal(err)
 	}
-	plan, err := Plan(ctx, c, query)
-	if err != nil {
-		t.Fatal(err)
-	}
-	prog, err := Compile(plan)
-	if err != nil {
-		t.Fatal(err)
-	}
+	prog := compileQuery(t, c, query)
 	dataTerm := ast.NewTerm(data)
 	bound := prog.WithData(dataTerm)
 	var out [][3]outcome
@@ -96,6 +89,20 @@ func both(t *testing.T, c *ast.Compiler, data ast.Object, query string, inputs [
 		out = append(out, [3]outcome{td, vm(prog, ast.NewTerm(data)), vm(bound, dataTerm)})
 	}
 	return out
+}
+
+// compileQuery plans and compiles query, failing the test on an error.
+func compileQuery(t *testing.T, c *ast.Compiler, query string) *Program {
+	t.Helper()
+	plan, err := Plan(context.Background(), c, query)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prog, err := Compile(plan)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return prog
 }
 
 func agree(a, b outcome) bool {
@@ -281,14 +288,7 @@ burn if {
 	some c in r
 	a + b + c < 0
 }`})
-	plan, err := Plan(context.Background(), c, "data.pdp.t.result")
-	if err != nil {
-		t.Fatal(err)
-	}
-	prog, err := Compile(plan)
-	if err != nil {
-		t.Fatal(err)
-	}
+	prog := compileQuery(t, c, "data.pdp.t.result")
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
 	v, err := prog.Eval(ctx, time.Time{}, ast.NewTerm(ast.NewObject()), ast.NewTerm(ast.NewObject()))
@@ -316,14 +316,7 @@ owners[o] contains a if {
 }
 broken := to_number(data.name)
 result := {"mine": object.get(owners, input.user, set()), "broken": object.get({"v": broken}, "v", "fails")}`})
-	plan, err := Plan(context.Background(), c, "data.pdp.t.result")
-	if err != nil {
-		t.Fatal(err)
-	}
-	prog, err := Compile(plan)
-	if err != nil {
-		t.Fatal(err)
-	}
+	prog := compileQuery(t, c, "data.pdp.t.result")
 	data := ast.MustParseTerm(`{"name": "n", "accounts": {"a": {"owner": "o"}, "b": {"owner": "o"}, "c": {"owner": "p"}}}`)
 	bound := prog.WithData(data)
 	folded, failed := 0, 0
@@ -352,14 +345,7 @@ owners[o] contains a if {
 	o := acct.owner
 }
 result := object.get(owners, input.user, set())`})
-	plan2, err := Plan(context.Background(), c2, "data.pdp.t.result")
-	if err != nil {
-		t.Fatal(err)
-	}
-	prog2, err := Compile(plan2)
-	if err != nil {
-		t.Fatal(err)
-	}
+	prog2 := compileQuery(t, c2, "data.pdp.t.result")
 	bound2 := prog2.WithData(data)
 	for _, fn := range prog2.funcs {
 		if fn.dataOnly {
