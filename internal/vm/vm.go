@@ -190,11 +190,17 @@ func (p *Program) reading(l ir.Local) []bool {
 }
 
 // fold evaluates the memo function fn once, on data and no input, within
-// foldSteps; ok is false when that failed.
-func (p *Program) fold(fn *function, data *ast.Term) (*ast.Term, bool) {
+// foldSteps and foldTime; ok is false when that failed (or panicked).
+func (p *Program) fold(fn *function, data *ast.Term) (v *ast.Term, ok bool) {
 	st := getState(p, context.Background())
 	defer putState(st)
+	defer func() {
+		if recover() != nil {
+			v, ok = nil, false
+		}
+	}()
 	st.limit = foldSteps
+	st.deadline = time.Now().Add(foldTime) // built-ins' own work counts no steps
 	if data != nil && data == p.data {
 		st.folded = p.folded
 	}
@@ -228,6 +234,12 @@ func (p *Program) WithData(data *ast.Term) *Program {
 // calls): a rule that takes longer is evaluated where it is used, under
 // the evaluation's deadline.
 const foldSteps = 1 << 20
+
+// foldTime bounds the time spent on one rule at Compile or WithData (a
+// built-in such as numbers.range can work long in one step). It is well
+// above a decision's deadline: a rule over the data that takes longer
+// than this would time out every decision that needs it anyway.
+var foldTime = time.Second // a variable for tests
 
 var errFoldBudget = errors.New("constant folding: step budget spent")
 

@@ -364,3 +364,34 @@ result := object.get(owners, input.user, set())`})
 		t.Fatalf("on other data: %v, want %v (that data's answer, not the folded one)", v, want)
 	}
 }
+
+// A rule folded at WithData is bounded in time too, not only in steps: a
+// built-in's work (numbers.range) takes one step. Past foldTime it is left
+// to each evaluation, which its deadline bounds.
+func TestWithDataFoldIsTimeBounded(t *testing.T) {
+	defer func(d time.Duration) { foldTime = d }(foldTime)
+	foldTime = 50 * time.Millisecond
+	c := ast.MustCompileModules(map[string]string{"p.rego": `package pdp.t
+big := count(numbers.range(1, data.n))
+result := big if input.big
+result := 0 if not input.big`})
+	prog := compileQuery(t, c, "data.pdp.t.result")
+	data := ast.MustParseTerm(`{"n": 5000000}`) // seconds of work
+	start := time.Now()
+	bound := prog.WithData(data)
+	if took := time.Since(start); took > time.Second {
+		t.Errorf("WithData took %s: its folds are not bounded in time", took)
+	}
+	for _, fn := range prog.funcs {
+		if fn.dataOnly && bound.folded[fn.index].set {
+			t.Fatal("a fold past foldTime was kept")
+		}
+	}
+	if v, err := bound.Eval(context.Background(), time.Time{}, ast.MustParseTerm(`{"big": false}`), data); err != nil || !v.Equal(ast.IntNumberTerm(0)) {
+		t.Fatalf("Eval: %v, %v; want 0", v, err)
+	}
+	start = time.Now()
+	if _, err := bound.Eval(context.Background(), start.Add(20*time.Millisecond), ast.MustParseTerm(`{"big": true}`), data); err == nil || time.Since(start) > time.Second {
+		t.Fatalf("Eval of the unfolded rule: %v after %s, want it stopped at its deadline", err, time.Since(start))
+	}
+}
