@@ -36,6 +36,7 @@ type Program struct {
 	numbers []*ast.Term // MakeNumberRefStmt's numbers, by string index (nil where none)
 	funcs   []*function // by index
 	plan    *ir.Plan    // its calls resolved into callStmts by Compile
+	code    []code      // the plan's blocks, compiled
 	nlocals int         // the plan's frame size
 }
 
@@ -44,6 +45,7 @@ type function struct {
 	params  []ir.Local
 	ret     ir.Local
 	blocks  []*ir.Block
+	code    []code // blocks, compiled
 	nlocals int
 	memo    bool // takes only input and data: its value is fixed for one evaluation
 	// constant: a memo function whose value depends on neither input nor
@@ -114,6 +116,9 @@ func Compile(p *ir.Policy) (*Program, error) {
 	prog.nlocals = c.max + 1
 	if len(c.problems) > 0 {
 		return nil, errors.New(strings.Join(c.problems, "; "))
+	}
+	if err := prog.compile(); err != nil {
+		return nil, err
 	}
 	prog.foldConstants()
 	return prog, nil
@@ -206,7 +211,7 @@ func (p *Program) fold(fn *function, data *ast.Term) (v *ast.Term, ok bool) {
 	}
 	f := st.alloc(2)
 	f[ir.Data] = data
-	v, err := st.callFunc(f, fn, []ir.Operand{{Value: ir.Input}, {Value: ir.Data}})
+	v, err := st.callFunc(f, fn, inputAndData)
 	return v, err == nil
 }
 
@@ -240,6 +245,8 @@ const foldSteps = 1 << 20
 // above a decision's deadline: a rule over the data that takes longer
 // than this would time out every decision that needs it anyway.
 var foldTime = time.Second // a variable for tests
+
+var inputAndData = []operand{{local: int(ir.Input)}, {local: int(ir.Data)}}
 
 var errFoldBudget = errors.New("constant folding: step budget spent")
 
@@ -519,8 +526,8 @@ func (p *Program) Eval(ctx context.Context, deadline time.Time, input, data *ast
 	defer putState(st)
 	f := st.alloc(p.nlocals)
 	f[ir.Input], f[ir.Data] = input, data
-	for _, b := range p.plan.Blocks {
-		r, err := st.block(f, b)
+	for _, c := range p.code {
+		r, err := st.run(f, c)
 		if err != nil {
 			return nil, err
 		}
@@ -559,208 +566,13 @@ const (
 	ret  = -2 // a ReturnLocalStmt ran: the function returns
 )
 
-// block runs b's statements in frame f.
-func (st *state) block(f []*ast.Term, b *ir.Block) (int, error) {
-	p := st.prog
-	for _, s := range b.Stmts {
-		switch s := s.(type) {
-		case *callStmt:
-			v, err := st.call(f, s)
-			if err != nil {
-				return 0, err
-			}
-			if v == nil {
-				return 0, nil
-			}
-			f[s.Result] = v
-		case *ir.DotStmt:
-			src, key := st.operand(f, s.Source), st.operand(f, s.Key)
-			if src == nil || key == nil {
-				return 0, nil
-			}
-			v := dot(src, key)
-			if v == nil {
-				return 0, nil
-			}
-			f[s.Target] = v
-		case *ir.AssignVarStmt:
-			v := st.operand(f, s.Source)
-			if v == nil {
-				return 0, nil
-			}
-			f[s.Target] = v
-		case *ir.AssignVarOnceStmt:
-			v := st.operand(f, s.Source)
-			if v == nil {
-				return 0, nil
-			}
-			if cur := f[s.Target]; cur != nil {
-				if ast.Compare(cur, v) != 0 {
-					return 0, conflict()
-				}
-				continue
-			}
-			f[s.Target] = v
-		case *ir.ObjectInsertStmt:
-			obj, k, v := st.object(f, s.Object), st.operand(f, s.Key), st.operand(f, s.Value)
-			if obj == nil || k == nil || v == nil {
-				return 0, errors.New("object insert into a non-object or of an undefined value")
-			}
-			obj.Insert(k, v)
-		case *ir.SetAddStmt:
-			t, v := f[s.Set], st.operand(f, s.Value)
-			if t != nil && t.Value == emptySet {
-				t.Value = ast.NewSet() // its own set, from its first element
-			}
-			set, ok := termValue[ast.Set](t)
-			if !ok || v == nil {
-				return 0, errors.New("set add to a non-set or of an undefined value")
-			}
-			set.Add(v)
-		case *ir.NotEqualStmt:
-			a, b := st.operand(f, s.A), st.operand(f, s.B)
-			if a == nil || b == nil || ast.Compare(a, b) == 0 {
-				return 0, nil
-			}
-		case *ir.EqualStmt:
-			a, b := st.operand(f, s.A), st.operand(f, s.B)
-			if a == nil || b == nil || ast.Compare(a, b) != 0 {
-				return 0, nil
-			}
-		case *ir.MakeObjectStmt:
-			f[s.Target] = ast.NewTerm(ast.NewObject())
-		case *ir.MakeSetStmt:
-			// Many sets a decision makes stay empty (no grant, no
-			// problem): they share one empty set until SetAddStmt gives
-			// the term a set of its own (aliases of the term see it).
-			f[s.Target] = &ast.Term{Value: emptySet}
-		case *ir.MakeArrayStmt:
-			f[s.Target] = ast.NewTerm(ast.NewArray(make([]*ast.Term, 0, max(s.Capacity, 0))...))
-		case *ir.ResetLocalStmt:
-			f[s.Target] = nil
-		case *ir.IsDefinedStmt:
-			if f[s.Source] == nil {
-				return 0, nil
-			}
-		case *ir.IsUndefinedStmt:
-			if f[s.Source] != nil {
-				return 0, nil
-			}
-		case *ir.ReturnLocalStmt:
-			st.retval = f[s.Source]
-			return ret, nil
-		case *ir.BlockStmt:
-			for _, sub := range s.Blocks {
-				r, err := st.block(f, sub)
-				if err != nil {
-					return 0, err
-				}
-				switch {
-				case r == ret:
-					return ret, nil
-				case r >= 1:
-					return r - 1, nil
-				}
-			}
-		case *ir.BreakStmt:
-			return int(s.Index), nil
-		case *ir.NotStmt:
-			r, err := st.block(f, s.Block)
-			if err != nil {
-				return 0, err
-			}
-			switch {
-			case r == done:
-				return 0, nil // the negated block held: the not fails
-			case r == ret:
-				return ret, nil
-			case r >= 1:
-				return r - 1, nil
-			}
-		case *ir.ScanStmt:
-			r, err := st.scan(f, s)
-			if err != nil || r != done {
-				return r, err
-			}
-		case *ir.ArrayAppendStmt:
-			arr, ok := termValue[*ast.Array](f[s.Array])
-			v := st.operand(f, s.Value)
-			if !ok || v == nil {
-				return 0, errors.New("array append to a non-array or of an undefined value")
-			}
-			f[s.Array].Value = arr.Append(v) // in place, as OPA's Wasm runtime appends
-		case *ir.MakeNumberRefStmt:
-			f[s.Target] = p.numbers[s.Index]
-		case *ir.MakeNumberIntStmt:
-			f[s.Target] = ast.InternedTerm(int(s.Value))
-		case *ir.AssignIntStmt:
-			f[s.Target] = ast.InternedTerm(int(s.Value))
-		case *ir.MakeNullStmt:
-			f[s.Target] = ast.InternedNullTerm
-		case *ir.LenStmt:
-			v := st.operand(f, s.Source)
-			if v == nil {
-				return 0, nil
-			}
-			n, ok := length(v.Value)
-			if !ok {
-				return 0, nil
-			}
-			f[s.Target] = ast.InternedTerm(n)
-		case *ir.IsArrayStmt:
-			if _, ok := termValue[*ast.Array](st.operand(f, s.Source)); !ok {
-				return 0, nil
-			}
-		case *ir.IsObjectStmt:
-			if _, ok := termValue[ast.Object](st.operand(f, s.Source)); !ok {
-				return 0, nil
-			}
-		case *ir.IsSetStmt:
-			if _, ok := termValue[ast.Set](st.operand(f, s.Source)); !ok {
-				return 0, nil
-			}
-		case *ir.ObjectInsertOnceStmt:
-			obj, k, v := st.object(f, s.Object), st.operand(f, s.Key), st.operand(f, s.Value)
-			if obj == nil || k == nil || v == nil {
-				return 0, errors.New("object insert into a non-object or of an undefined value")
-			}
-			if cur := obj.Get(k); cur != nil {
-				if ast.Compare(cur, v) != 0 {
-					return 0, objectConflict()
-				}
-				continue
-			}
-			obj.Insert(k, v)
-		case *ir.ObjectMergeStmt:
-			a, aok := termValue[ast.Object](f[s.A])
-			b, bok := termValue[ast.Object](f[s.B])
-			if !aok || !bok {
-				return 0, objectConflict()
-			}
-			m, ok := a.Merge(b)
-			if !ok {
-				return 0, objectConflict()
-			}
-			f[s.Target] = ast.NewTerm(m)
-		case *ir.ResultSetAddStmt:
-			if v := f[s.Value]; v != nil {
-				st.results = append(st.results, v)
-			}
-		case *ir.NopStmt:
-		default:
-			return 0, fmt.Errorf("statement %T is not supported", s) // Compile refuses these
-		}
-	}
-	return done, nil
-}
-
 // scan runs s's block for every element of its source (none for a scalar):
 // key and value for an array or object, the element twice for a set.
 // Objects and sets are walked with the state's own callbacks and a stack
 // of scans, not closures: a closure per scan was a tenth of a decision's
 // allocations.
-func (st *state) scan(f []*ast.Term, s *ir.ScanStmt) (int, error) {
-	src := f[s.Source]
+func (st *state) scan(f []*ast.Term, s *scanStmt) (int, error) {
+	src := f[s.source]
 	if src == nil {
 		return done, nil
 	}
@@ -787,7 +599,7 @@ func (st *state) scan(f []*ast.Term, s *ir.ScanStmt) (int, error) {
 // scanFrame is one scan in progress: its frame, statement and outcome.
 type scanFrame struct {
 	f   []*ast.Term
-	s   *ir.ScanStmt
+	s   *scanStmt
 	out int
 	err error
 }
@@ -801,8 +613,8 @@ func (st *state) visit(i int, k, v *ast.Term) bool {
 		}
 	}
 	sc := st.scans[i]
-	sc.f[sc.s.Key], sc.f[sc.s.Value] = k, v
-	r, err := st.block(sc.f, sc.s.Block)
+	sc.f[sc.s.key], sc.f[sc.s.value] = k, v
+	r, err := st.run(sc.f, sc.s.body)
 	switch {
 	case err != nil:
 		st.scans[i].err = err
@@ -834,14 +646,11 @@ func (st *state) check() error {
 }
 
 // call calls a planned function or a built-in; nil means undefined.
-func (st *state) call(f []*ast.Term, s *callStmt) (*ast.Term, error) {
-	c := &s.callee
-	if c.fn != nil {
-		return st.callFunc(f, c.fn, s.Args)
-	}
+// callBuiltin calls the built-in c on args (undefined when one is).
+func (st *state) callBuiltin(f []*ast.Term, c *callee, operands []operand) (*ast.Term, error) {
 	args := st.args[:0]
-	for _, a := range s.Args {
-		v := st.operand(f, a)
+	for _, a := range operands {
+		v := a.get(f)
 		if v == nil {
 			return nil, nil
 		}
@@ -863,7 +672,8 @@ func (st *state) call(f []*ast.Term, s *callStmt) (*ast.Term, error) {
 	return st.out, nil
 }
 
-func (st *state) callFunc(f []*ast.Term, fn *function, args []ir.Operand) (*ast.Term, error) {
+// callFunc calls the planned function fn on args (input and data first).
+func (st *state) callFunc(f []*ast.Term, fn *function, args []operand) (*ast.Term, error) {
 	if fn.constant {
 		return fn.value, nil
 	}
@@ -884,12 +694,12 @@ func (st *state) callFunc(f []*ast.Term, fn *function, args []ir.Operand) (*ast.
 	}
 	g := st.alloc(fn.nlocals)
 	for i, a := range args {
-		g[fn.params[i]] = st.operand(f, a) // may be undefined: input, for one
+		g[fn.params[i]] = a.get(f) // may be undefined: input, for one
 	}
 	st.retval = nil
 	var out *ast.Term
-	for _, b := range fn.blocks {
-		r, err := st.block(g, b)
+	for _, c := range fn.code {
+		r, err := st.run(g, c)
 		if err != nil {
 			st.free(g)
 			return nil, err
@@ -910,23 +720,6 @@ func (st *state) callFunc(f []*ast.Term, fn *function, args []ir.Operand) (*ast.
 		st.touched = append(st.touched, fn.index)
 	}
 	return out, nil
-}
-
-func (st *state) operand(f []*ast.Term, o ir.Operand) *ast.Term {
-	switch v := o.Value.(type) {
-	case ir.Local:
-		return f[v]
-	case ir.StringIndex:
-		return st.prog.strings[v]
-	case ir.Bool:
-		return ast.InternedTerm(bool(v))
-	}
-	return nil
-}
-
-func (st *state) object(f []*ast.Term, l ir.Local) ast.Object {
-	obj, _ := termValue[ast.Object](f[l])
-	return obj
 }
 
 func termValue[T ast.Value](t *ast.Term) (T, bool) {

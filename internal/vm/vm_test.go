@@ -31,7 +31,7 @@ func (o outcome) String() string {
 	return o.value.String()
 }
 
-func code(err error) string {
+func errCodeOf(err error) string {
 	var te *topdown.Error
 	if errors.As(err, &te) {
 		return te.Code
@@ -64,7 +64,7 @@ func both(t *testing.T, c *ast.Compiler, data ast.Object, query string, inputs [
 		rs, err := pq.Eval(ctx, opts...)
 		switch {
 		case err != nil:
-			td = outcome{err: err, errCode: code(err)}
+			td = outcome{err: err, errCode: errCodeOf(err)}
 		case len(rs) > 0:
 			v, err := ast.InterfaceToValue(rs[0].Expressions[0].Value)
 			if err != nil {
@@ -76,7 +76,7 @@ func both(t *testing.T, c *ast.Compiler, data ast.Object, query string, inputs [
 			v, err := p.Eval(ctx, time.Time{}, input, data)
 			switch {
 			case err != nil:
-				return outcome{err: err, errCode: code(err)}
+				return outcome{err: err, errCode: errCodeOf(err)}
 			case v != nil: // as rego gives it: sets become arrays
 				j, err := ast.JSON(v.Value)
 				if err != nil {

@@ -1,0 +1,406 @@
+package vm
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/ir"
+)
+
+// code is a block of the plan compiled to closures, one per statement, with
+// the statement's kind decided and its operands resolved (a local's index
+// or a constant term) once, at Compile: an evaluation then makes one
+// indirect call per statement instead of a type switch and an operand
+// switch for each (7–18% off a decision when measured).
+type code []instr
+
+// instr runs one statement in frame f. It returns next to go on with the
+// block, or the block's outcome: done, ret, or k >= 0 (left by a break out
+// of it and k blocks around it; an undefined statement is a break 0).
+type instr func(st *state, f []*ast.Term) (int, error)
+
+const next = -3
+
+// run runs c in frame f and returns the block's outcome.
+func (st *state) run(f []*ast.Term, c code) (int, error) {
+	for _, in := range c {
+		if r, err := in(st, f); r != next || err != nil {
+			return r, err
+		}
+	}
+	return done, nil
+}
+
+// operand is a resolved ir.Operand: a constant term, or a local's index.
+type operand struct {
+	c     *ast.Term
+	local int
+}
+
+func (o operand) get(f []*ast.Term) *ast.Term {
+	if o.c != nil {
+		return o.c
+	}
+	return f[o.local]
+}
+
+func (p *Program) operand(o ir.Operand) operand {
+	switch v := o.Value.(type) {
+	case ir.Local:
+		return operand{local: int(v)}
+	case ir.StringIndex:
+		return operand{c: p.strings[v]}
+	case ir.Bool:
+		return operand{c: ast.InternedTerm(bool(v))}
+	}
+	panic(fmt.Sprintf("operand %T", o.Value)) // the checker refused it
+}
+
+func (p *Program) operands(os []ir.Operand) []operand {
+	out := make([]operand, len(os))
+	for i, o := range os {
+		out[i] = p.operand(o)
+	}
+	return out
+}
+
+// compile compiles the checked plan: every function's blocks and the
+// query's. A statement the checker let through but compileStmt does not
+// know (a bug) is an error, not a panic.
+func (p *Program) compile() (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("compiling the plan: %v", r)
+		}
+	}()
+	for _, fn := range p.funcs {
+		fn.code = p.compileBlocks(fn.blocks)
+	}
+	p.code = p.compileBlocks(p.plan.Blocks)
+	return nil
+}
+
+func (p *Program) compileBlocks(bs []*ir.Block) []code {
+	out := make([]code, len(bs))
+	for i, b := range bs {
+		out[i] = p.compileBlock(b)
+	}
+	return out
+}
+
+func (p *Program) compileBlock(b *ir.Block) code {
+	out := make(code, 0, len(b.Stmts))
+	for _, s := range b.Stmts {
+		if _, ok := s.(*ir.NopStmt); ok {
+			continue
+		}
+		out = append(out, p.compileStmt(s))
+	}
+	return out
+}
+
+// compileStmt compiles a statement the checker accepted.
+func (p *Program) compileStmt(s ir.Stmt) instr {
+	switch s := s.(type) {
+	case *callStmt:
+		args, res := p.operands(s.Args), int(s.Result)
+		if fn := s.callee.fn; fn != nil {
+			return func(st *state, f []*ast.Term) (int, error) {
+				v, err := st.callFunc(f, fn, args)
+				if err != nil || v == nil {
+					return 0, err
+				}
+				f[res] = v
+				return next, nil
+			}
+		}
+		c := s.callee
+		return func(st *state, f []*ast.Term) (int, error) {
+			v, err := st.callBuiltin(f, &c, args)
+			if err != nil || v == nil {
+				return 0, err
+			}
+			f[res] = v
+			return next, nil
+		}
+	case *ir.DotStmt:
+		src, key, target := p.operand(s.Source), p.operand(s.Key), int(s.Target)
+		return func(_ *state, f []*ast.Term) (int, error) {
+			src, key := src.get(f), key.get(f)
+			if src == nil || key == nil {
+				return 0, nil
+			}
+			v := dot(src, key)
+			if v == nil {
+				return 0, nil
+			}
+			f[target] = v
+			return next, nil
+		}
+	case *ir.AssignVarStmt:
+		src, target := p.operand(s.Source), int(s.Target)
+		return func(_ *state, f []*ast.Term) (int, error) {
+			v := src.get(f)
+			if v == nil {
+				return 0, nil
+			}
+			f[target] = v
+			return next, nil
+		}
+	case *ir.AssignVarOnceStmt:
+		src, target := p.operand(s.Source), int(s.Target)
+		return func(_ *state, f []*ast.Term) (int, error) {
+			v := src.get(f)
+			if v == nil {
+				return 0, nil
+			}
+			if cur := f[target]; cur != nil {
+				if ast.Compare(cur, v) != 0 {
+					return 0, conflict()
+				}
+				return next, nil
+			}
+			f[target] = v
+			return next, nil
+		}
+	case *ir.ObjectInsertStmt:
+		obj, key, val := int(s.Object), p.operand(s.Key), p.operand(s.Value)
+		return func(_ *state, f []*ast.Term) (int, error) {
+			o, _ := termValue[ast.Object](f[obj])
+			k, v := key.get(f), val.get(f)
+			if o == nil || k == nil || v == nil {
+				return 0, errors.New("object insert into a non-object or of an undefined value")
+			}
+			o.Insert(k, v)
+			return next, nil
+		}
+	case *ir.ObjectInsertOnceStmt:
+		obj, key, val := int(s.Object), p.operand(s.Key), p.operand(s.Value)
+		return func(_ *state, f []*ast.Term) (int, error) {
+			o, _ := termValue[ast.Object](f[obj])
+			k, v := key.get(f), val.get(f)
+			if o == nil || k == nil || v == nil {
+				return 0, errors.New("object insert into a non-object or of an undefined value")
+			}
+			if cur := o.Get(k); cur != nil {
+				if ast.Compare(cur, v) != 0 {
+					return 0, objectConflict()
+				}
+				return next, nil
+			}
+			o.Insert(k, v)
+			return next, nil
+		}
+	case *ir.SetAddStmt:
+		set, val := int(s.Set), p.operand(s.Value)
+		return func(_ *state, f []*ast.Term) (int, error) {
+			t, v := f[set], val.get(f)
+			if t != nil && t.Value == emptySet {
+				t.Value = ast.NewSet() // its own set, from its first element
+			}
+			s, ok := termValue[ast.Set](t)
+			if !ok || v == nil {
+				return 0, errors.New("set add to a non-set or of an undefined value")
+			}
+			s.Add(v)
+			return next, nil
+		}
+	case *ir.NotEqualStmt:
+		a, b := p.operand(s.A), p.operand(s.B)
+		return func(_ *state, f []*ast.Term) (int, error) {
+			a, b := a.get(f), b.get(f)
+			if a == nil || b == nil || ast.Compare(a, b) == 0 {
+				return 0, nil
+			}
+			return next, nil
+		}
+	case *ir.EqualStmt:
+		a, b := p.operand(s.A), p.operand(s.B)
+		return func(_ *state, f []*ast.Term) (int, error) {
+			a, b := a.get(f), b.get(f)
+			if a == nil || b == nil || ast.Compare(a, b) != 0 {
+				return 0, nil
+			}
+			return next, nil
+		}
+	case *ir.MakeObjectStmt:
+		target := int(s.Target)
+		return func(_ *state, f []*ast.Term) (int, error) {
+			f[target] = ast.NewTerm(ast.NewObject())
+			return next, nil
+		}
+	case *ir.MakeSetStmt:
+		// Many sets a decision makes stay empty (no grant, no problem):
+		// they share one empty set until SetAddStmt gives the term a set
+		// of its own (aliases of the term see it).
+		target := int(s.Target)
+		return func(_ *state, f []*ast.Term) (int, error) {
+			f[target] = &ast.Term{Value: emptySet}
+			return next, nil
+		}
+	case *ir.MakeArrayStmt:
+		target, capacity := int(s.Target), max(int(s.Capacity), 0)
+		return func(_ *state, f []*ast.Term) (int, error) {
+			f[target] = ast.NewTerm(ast.NewArray(make([]*ast.Term, 0, capacity)...))
+			return next, nil
+		}
+	case *ir.ArrayAppendStmt:
+		array, val := int(s.Array), p.operand(s.Value)
+		return func(_ *state, f []*ast.Term) (int, error) {
+			arr, ok := termValue[*ast.Array](f[array])
+			v := val.get(f)
+			if !ok || v == nil {
+				return 0, errors.New("array append to a non-array or of an undefined value")
+			}
+			f[array].Value = arr.Append(v) // in place, as OPA's Wasm runtime appends
+			return next, nil
+		}
+	case *ir.ObjectMergeStmt:
+		a, b, target := int(s.A), int(s.B), int(s.Target)
+		return func(_ *state, f []*ast.Term) (int, error) {
+			a, aok := termValue[ast.Object](f[a])
+			b, bok := termValue[ast.Object](f[b])
+			if !aok || !bok {
+				return 0, objectConflict()
+			}
+			m, ok := a.Merge(b)
+			if !ok {
+				return 0, objectConflict()
+			}
+			f[target] = ast.NewTerm(m)
+			return next, nil
+		}
+	case *ir.ResetLocalStmt:
+		target := int(s.Target)
+		return func(_ *state, f []*ast.Term) (int, error) {
+			f[target] = nil
+			return next, nil
+		}
+	case *ir.IsDefinedStmt:
+		src := int(s.Source)
+		return func(_ *state, f []*ast.Term) (int, error) {
+			if f[src] == nil {
+				return 0, nil
+			}
+			return next, nil
+		}
+	case *ir.IsUndefinedStmt:
+		src := int(s.Source)
+		return func(_ *state, f []*ast.Term) (int, error) {
+			if f[src] != nil {
+				return 0, nil
+			}
+			return next, nil
+		}
+	case *ir.IsArrayStmt:
+		return isTypeStmt[*ast.Array](p.operand(s.Source))
+	case *ir.IsObjectStmt:
+		return isTypeStmt[ast.Object](p.operand(s.Source))
+	case *ir.IsSetStmt:
+		return isTypeStmt[ast.Set](p.operand(s.Source))
+	case *ir.LenStmt:
+		src, target := p.operand(s.Source), int(s.Target)
+		return func(_ *state, f []*ast.Term) (int, error) {
+			v := src.get(f)
+			if v == nil {
+				return 0, nil
+			}
+			n, ok := length(v.Value)
+			if !ok {
+				return 0, nil
+			}
+			f[target] = ast.InternedTerm(n)
+			return next, nil
+		}
+	case *ir.MakeNumberRefStmt:
+		return assign(int(s.Target), p.numbers[s.Index])
+	case *ir.MakeNumberIntStmt:
+		return assign(int(s.Target), ast.InternedTerm(int(s.Value)))
+	case *ir.AssignIntStmt:
+		return assign(int(s.Target), ast.InternedTerm(int(s.Value)))
+	case *ir.MakeNullStmt:
+		return assign(int(s.Target), ast.InternedNullTerm)
+	case *ir.ReturnLocalStmt:
+		src := int(s.Source)
+		return func(st *state, f []*ast.Term) (int, error) {
+			st.retval = f[src]
+			return ret, nil
+		}
+	case *ir.ResultSetAddStmt:
+		val := int(s.Value)
+		return func(st *state, f []*ast.Term) (int, error) {
+			if v := f[val]; v != nil {
+				st.results = append(st.results, v)
+			}
+			return next, nil
+		}
+	case *ir.BreakStmt:
+		index := int(s.Index)
+		return func(*state, []*ast.Term) (int, error) { return index, nil }
+	case *ir.BlockStmt:
+		blocks := p.compileBlocks(s.Blocks)
+		return func(st *state, f []*ast.Term) (int, error) {
+			for _, b := range blocks {
+				r, err := st.run(f, b)
+				switch {
+				case err != nil:
+					return 0, err
+				case r == ret:
+					return ret, nil
+				case r >= 1:
+					return r - 1, nil
+				}
+			}
+			return next, nil
+		}
+	case *ir.NotStmt:
+		block := p.compileBlock(s.Block)
+		return func(st *state, f []*ast.Term) (int, error) {
+			r, err := st.run(f, block)
+			switch {
+			case err != nil:
+				return 0, err
+			case r == done:
+				return 0, nil // the negated block held: the not fails
+			case r == ret:
+				return ret, nil
+			case r >= 1:
+				return r - 1, nil
+			}
+			return next, nil
+		}
+	case *ir.ScanStmt:
+		sc := &scanStmt{source: int(s.Source), key: int(s.Key), value: int(s.Value), body: p.compileBlock(s.Block)}
+		return func(st *state, f []*ast.Term) (int, error) {
+			r, err := st.scan(f, sc)
+			if err != nil || r != done {
+				return r, err
+			}
+			return next, nil
+		}
+	}
+	panic(fmt.Sprintf("statement %T", s)) // the checker refused it
+}
+
+// scanStmt is a compiled ScanStmt.
+type scanStmt struct {
+	source, key, value int
+	body               code
+}
+
+func assign(target int, v *ast.Term) instr {
+	return func(_ *state, f []*ast.Term) (int, error) {
+		f[target] = v
+		return next, nil
+	}
+}
+
+func isTypeStmt[T ast.Value](src operand) instr {
+	return func(_ *state, f []*ast.Term) (int, error) {
+		if _, ok := termValue[T](src.get(f)); !ok {
+			return 0, nil
+		}
+		return next, nil
+	}
+}
