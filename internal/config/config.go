@@ -62,7 +62,7 @@ func Default() Config {
 		BodyLimit:             1 << 20,
 		MaxBatch:              1000,
 		DecisionCache:         10000,
-		GCHeadroomMiB:         16,
+		GCHeadroomMiB:         64,
 		Evaluator:             "vm",
 		DecisionTimeout:       100 * time.Millisecond,
 		RequestTimeout:        5 * time.Second,
