@@ -206,9 +206,7 @@ func (p *Program) fold(fn *function, data *ast.Term) (v *ast.Term, ok bool) {
 	}()
 	st.limit = foldSteps
 	st.deadline = time.Now().Add(foldTime) // built-ins' own work counts no steps
-	if data != nil && data == p.data {
-		st.folded = p.folded
-	}
+	st.folded = p.foldedFor(data)
 	f := st.alloc(2)
 	f[ir.Data] = data
 	v, err := st.callFunc(f, fn, inputAndData)
@@ -219,7 +217,7 @@ func (p *Program) fold(fn *function, data *ast.Term) (v *ast.Term, ok bool) {
 // but not input (indexes over the role data) computed once, now, for every
 // evaluation on this same data term to read. Evaluations on any other data
 // compute them as before. A rule whose computation fails or takes more
-// than foldSteps is left to each evaluation.
+// than foldSteps or foldTime is left to each evaluation.
 func (p *Program) WithData(data *ast.Term) *Program {
 	q := *p
 	q.data, q.folded = data, make([]memoEntry, len(p.funcs))
@@ -233,6 +231,15 @@ func (p *Program) WithData(data *ast.Term) *Program {
 		}
 	}
 	return &q
+}
+
+// foldedFor is what WithData computed, for an evaluation on data: nil
+// unless data is the term it was computed for.
+func (p *Program) foldedFor(data *ast.Term) []memoEntry {
+	if data != nil && data == p.data {
+		return p.folded
+	}
+	return nil
 }
 
 // foldSteps bounds the work spent on one constant (scan iterations and
@@ -520,9 +527,7 @@ var ErrDeadline = errors.New("evaluation deadline exceeded")
 func (p *Program) Eval(ctx context.Context, deadline time.Time, input, data *ast.Term) (*ast.Term, error) {
 	st := getState(p, ctx)
 	st.deadline = deadline
-	if data == p.data && data != nil {
-		st.folded = p.folded
-	}
+	st.folded = p.foldedFor(data)
 	defer putState(st)
 	f := st.alloc(p.nlocals)
 	f[ir.Input], f[ir.Data] = input, data
