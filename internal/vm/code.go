@@ -165,33 +165,9 @@ func (p *Program) compileStmt(s ir.Stmt) instr {
 			return next, nil
 		}
 	case *ir.ObjectInsertStmt:
-		obj, key, val := int(s.Object), p.operand(s.Key), p.operand(s.Value)
-		return func(_ *state, f []*ast.Term) (int, error) {
-			o, _ := termValue[ast.Object](f[obj])
-			k, v := key.get(f), val.get(f)
-			if o == nil || k == nil || v == nil {
-				return 0, errors.New("object insert into a non-object or of an undefined value")
-			}
-			o.Insert(k, v)
-			return next, nil
-		}
+		return p.objectInsert(s.Object, s.Key, s.Value, false)
 	case *ir.ObjectInsertOnceStmt:
-		obj, key, val := int(s.Object), p.operand(s.Key), p.operand(s.Value)
-		return func(_ *state, f []*ast.Term) (int, error) {
-			o, _ := termValue[ast.Object](f[obj])
-			k, v := key.get(f), val.get(f)
-			if o == nil || k == nil || v == nil {
-				return 0, errors.New("object insert into a non-object or of an undefined value")
-			}
-			if cur := o.Get(k); cur != nil {
-				if ast.Compare(cur, v) != 0 {
-					return 0, objectConflict()
-				}
-				return next, nil
-			}
-			o.Insert(k, v)
-			return next, nil
-		}
+		return p.objectInsert(s.Object, s.Key, s.Value, true)
 	case *ir.SetAddStmt:
 		set, val := int(s.Set), p.operand(s.Value)
 		return func(_ *state, f []*ast.Term) (int, error) {
@@ -381,6 +357,29 @@ func (p *Program) compileStmt(s ir.Stmt) instr {
 		}
 	}
 	panic(fmt.Sprintf("statement %T", s)) // the checker refused it
+}
+
+// objectInsert is ObjectInsertStmt, or ObjectInsertOnceStmt (once: a key
+// already there with another value is a conflict).
+func (p *Program) objectInsert(object ir.Local, key, value ir.Operand, once bool) instr {
+	obj, k, val := int(object), p.operand(key), p.operand(value)
+	return func(_ *state, f []*ast.Term) (int, error) {
+		o, _ := termValue[ast.Object](f[obj])
+		k, v := k.get(f), val.get(f)
+		if o == nil || k == nil || v == nil {
+			return 0, errors.New("object insert into a non-object or of an undefined value")
+		}
+		if once {
+			if cur := o.Get(k); cur != nil {
+				if ast.Compare(cur, v) != 0 {
+					return 0, objectConflict()
+				}
+				return next, nil
+			}
+		}
+		o.Insert(k, v)
+		return next, nil
+	}
 }
 
 // scanStmt is a compiled ScanStmt.
