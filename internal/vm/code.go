@@ -68,7 +68,7 @@ func (p *Program) operands(os []ir.Operand) []operand {
 // compile compiles the checked plan: every function's blocks and the
 // query's. A statement the checker let through but compileStmt does not
 // know (a bug) is an error, not a panic.
-func (p *Program) compile() (err error) {
+func (p *Program) compile(plan *ir.Plan) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("compiling the plan: %v", r)
@@ -77,7 +77,7 @@ func (p *Program) compile() (err error) {
 	for _, fn := range p.funcs {
 		fn.code = p.compileBlocks(fn.blocks)
 	}
-	p.code = p.compileBlocks(p.plan.Blocks)
+	p.code = p.compileBlocks(plan.Blocks)
 	return nil
 }
 

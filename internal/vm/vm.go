@@ -35,8 +35,7 @@ type Program struct {
 	strings []*ast.Term // the plan's string constants
 	numbers []*ast.Term // MakeNumberRefStmt's numbers, by string index (nil where none)
 	funcs   []*function // by index
-	plan    *ir.Plan    // its calls resolved into callStmts by Compile
-	code    []code      // the plan's blocks, compiled
+	code    []code      // the "eval" plan's blocks, compiled
 	nlocals int         // the plan's frame size
 }
 
@@ -94,12 +93,13 @@ func Compile(p *ir.Policy) (*Program, error) {
 		prog.funcs = append(prog.funcs, fn)
 		byName[f.Name] = fn
 	}
+	var plan *ir.Plan
 	for _, pl := range p.Plans.Plans {
 		if pl.Name == "eval" {
-			prog.plan = pl
+			plan = pl
 		}
 	}
-	if prog.plan == nil {
+	if plan == nil {
 		return nil, errors.New(`the plan has no "eval" query`)
 	}
 	c := checker{prog: prog, byName: byName, files: files}
@@ -112,12 +112,12 @@ func Compile(p *ir.Policy) (*Program, error) {
 		fn.nlocals = c.max + 1
 	}
 	c.max = int(ir.Data)
-	c.blocks(prog.plan.Blocks)
+	c.blocks(plan.Blocks)
 	prog.nlocals = c.max + 1
 	if len(c.problems) > 0 {
 		return nil, errors.New(strings.Join(c.problems, "; "))
 	}
-	if err := prog.compile(); err != nil {
+	if err := prog.compile(plan); err != nil {
 		return nil, err
 	}
 	prog.foldConstants()
