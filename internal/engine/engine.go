@@ -415,26 +415,18 @@ func (e *Engine) evaluate(ctx context.Context, s *policy.Snapshot, req Request) 
 			d = deny(&EvalError{Code: CodeEvaluation, Message: fmt.Sprintf("evaluation panicked: %v", r)}, "")
 		}
 	}()
-	input, err := req.input()
-	if err != nil {
-		return deny(&EvalError{Code: CodeInvalidInput, Message: err.Error()}, "")
-	}
 	deadline := time.Now().Add(e.timeout)
 	if e.useVM(s) {
-		v, err := s.DecisionVM.Eval(ctx, deadline, ast.NewTerm(input), s.Data)
-		switch {
-		case errors.Is(err, vm.ErrDeadline) || (err != nil && !time.Now().Before(deadline)):
-			return deny(&EvalError{Code: CodeTimeout, Message: "decision timed out"}, "")
-		case err != nil && ctx.Err() != nil:
-			return deny(classify(ctx, err), "")
-		case err == nil && v == nil:
-			return deny(undefinedDecision(), "")
-		case err == nil:
-			return verdict(v.Value)
+		if d, ok := e.evaluateVM(ctx, s, req, deadline); ok {
+			return d
 		}
 		// The plan failed (a conflict, a built-in's error) where OPA's
 		// evaluator, which stops at the first body that succeeds, may
 		// still decide: it answers, in the time left (see vm.Compile).
+	}
+	input, err := req.input()
+	if err != nil {
+		return deny(&EvalError{Code: CodeInvalidInput, Message: err.Error()}, "")
 	}
 	ctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
@@ -450,6 +442,31 @@ func (e *Engine) evaluate(ctx context.Context, s *policy.Snapshot, req Request) 
 		return deny(&EvalError{Code: CodeInvalidResult, Message: fmt.Sprintf("%s returned a value pdp cannot read: %v", policy.DecisionRule, err)}, "")
 	}
 	return verdict(v)
+}
+
+// evaluateVM decides req with the snapshot's vm, on a pooled input. ok is
+// false when the plan failed in a way OPA's evaluator may still decide.
+func (e *Engine) evaluateVM(ctx context.Context, s *policy.Snapshot, req Request, deadline time.Time) (d Decision, ok bool) {
+	buf := inputPool.Get().(*inputBuf)
+	input, err := buf.fill(req)
+	if err != nil {
+		inputPool.Put(buf)
+		return deny(&EvalError{Code: CodeInvalidInput, Message: err.Error()}, ""), true
+	}
+	// On a panic (recovered by evaluate) the buffer is dropped, not reused.
+	v, err := s.DecisionVM.Eval(ctx, deadline, input, s.Data)
+	switch {
+	case errors.Is(err, vm.ErrDeadline) || (err != nil && !time.Now().Before(deadline)):
+		d, ok = deny(&EvalError{Code: CodeTimeout, Message: "decision timed out"}, ""), true
+	case err != nil && ctx.Err() != nil:
+		d, ok = deny(classify(ctx, err), ""), true
+	case err == nil && v == nil:
+		d, ok = deny(undefinedDecision(), ""), true
+	case err == nil:
+		d, ok = verdict(v.Value), true // Go values: nothing of the input
+	}
+	inputPool.Put(buf)
+	return d, ok
 }
 
 func undefinedDecision() *EvalError {

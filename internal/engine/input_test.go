@@ -1,0 +1,86 @@
+package engine
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+)
+
+// TestInputBufMatchesInput: a pooled input, refilled request after request
+// in shapes that alternate (with and without properties, action properties
+// and context), is each time the same document as a freshly built one: the
+// same value, hash, groundness, text and key order. A stale hash would make
+// OPA's sets and object comparisons disagree about inputs that are equal.
+func TestInputBufMatchesInput(t *testing.T) {
+	props := func(s string) map[string]any {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(s), &m); err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	reqs := []Request{
+		{Subject: Entity{Type: "user", ID: "alice"}, Action: "document.view", Resource: Entity{Type: "document", ID: "d1", Properties: props(`{"account":"a1","workspace":"w1","owner":"bob"}`)}},
+		{Subject: Entity{Type: "user", ID: "bob"}, Action: "account.billing.view", Resource: Entity{Type: "account", ID: "a1"}},
+		{Subject: Entity{Type: "user", ID: "carol", Properties: props(`{"department":"sales","level":3}`)}, Action: "workspace.view", Resource: Entity{Type: "workspace", ID: "w2", Properties: props(`{"account":"a2"}`)}, Context: props(`{"ip":"10.0.0.1","time":1.5e3}`)},
+		{Subject: Entity{Type: "user", ID: ""}, Action: "", Resource: Entity{Type: "", ID: ""}},
+		{Subject: Entity{Type: "user", ID: "dave"}, Action: "document.share", ActionProperties: props(`{"level":"edit","to":["x","y"]}`), Resource: Entity{Type: "document", ID: "d2", Properties: props(`{}`)}},
+		{Subject: Entity{Type: "service", ID: "ci"}, Action: "document.view", Resource: Entity{Type: "document", ID: "d3", Properties: props(`{"collaborators":{"ci":"view"},"approvers":[null,true,"ci"]}`)}, Context: props(`{}`)},
+		{Subject: Entity{Type: "user", ID: "alice"}, Action: "document.view", Resource: Entity{Type: "document", ID: "d1", Properties: props(`{"account":"a1","workspace":"w1","owner":"bob"}`)}},
+	}
+	buf := newInputBuf()
+	for round := range 3 {
+		for i, r := range reqs {
+			want, err := r.input()
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := buf.fill(r)
+			if err != nil {
+				t.Fatalf("request %d: fill: %v", i, err)
+			}
+			if ast.Compare(got.Value, want) != 0 || got.Value.String() != want.String() {
+				t.Fatalf("round %d, request %d: pooled input\n%v\nwant\n%v", round, i, got.Value, want)
+			}
+			if got.Value.Hash() != want.Hash() {
+				t.Errorf("round %d, request %d: hash %d, want %d (a stale hash)", round, i, got.Value.Hash(), want.Hash())
+			}
+			for _, path := range []string{"subject", "action", "resource", "context"} {
+				g, w := got.Value.(ast.Object).Get(ast.StringTerm(path)), want.(ast.Object).Get(ast.StringTerm(path))
+				if g.Value.Hash() != w.Value.Hash() || g.IsGround() != w.IsGround() {
+					t.Errorf("round %d, request %d: input.%s hash %d ground %v, want %d %v", round, i, path, g.Value.Hash(), g.IsGround(), w.Value.Hash(), w.IsGround())
+				}
+			}
+			if !got.IsGround() {
+				t.Errorf("round %d, request %d: pooled input not ground", round, i)
+			}
+			set := ast.NewSet(ast.NewTerm(want))
+			if !set.Contains(got) {
+				t.Errorf("round %d, request %d: a set holding the fresh input does not find the pooled one", round, i)
+			}
+		}
+	}
+}
+
+// TestInputBufRefusesWhatInputRefuses: a property value the AST cannot hold
+// is an error from fill as from input, and the buffer stays usable.
+func TestInputBufRefusesWhatInputRefuses(t *testing.T) {
+	bad := Request{Subject: Entity{Type: "user", ID: "a"}, Action: "x", Resource: Entity{Type: "t", ID: "r", Properties: map[string]any{"f": func() {}}}}
+	if _, err := bad.input(); err == nil {
+		t.Fatal("input accepted a function as a property value")
+	}
+	buf := newInputBuf()
+	if _, err := buf.fill(bad); err == nil {
+		t.Fatal("fill accepted a function as a property value")
+	}
+	good := Request{Subject: Entity{Type: "user", ID: "a"}, Action: "x", Resource: Entity{Type: "t", ID: "r", Properties: map[string]any{"f": "ok"}}}
+	got, err := buf.fill(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := good.input()
+	if ast.Compare(got.Value, want) != 0 || got.Value.Hash() != want.Hash() {
+		t.Fatalf("after a refused request: %v (hash %d), want %v (hash %d)", got.Value, got.Value.Hash(), want, want.Hash())
+	}
+}
