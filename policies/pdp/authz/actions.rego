@@ -146,7 +146,8 @@ actions := {a | some a, _ in workspace_actions} | {a | some a, _ in account_acti
 
 # action_types: action -> the resource type it acts on, the word before the
 # dot except for the account-level actions ("account") and log.view ("log").
-# (For readers and tests: a decision calls resource_type_of on its one action.)
+# (For readers and tests: a decision reads its one action's type from the
+# rule action_type, which calls resource_type_of once.)
 action_types := {a: resource_type_of(a) | some a in actions}
 
 resource_type_of(a) := object.get(account_prefixes, prefix, prefix) if prefix := split(a, ".")[0]

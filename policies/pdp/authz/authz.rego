@@ -84,7 +84,7 @@ request_ok if {
 	sid := input.subject.id
 	is_string(sid)
 	sid != ""
-	input.resource.type == resource_type_of(input.action.name) # a known action: workspace_ok
+	input.resource.type == action_type # a known action (undefined for others), computed once
 	rid := input.resource.id
 	is_string(rid)
 	rid != ""
