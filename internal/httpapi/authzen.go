@@ -29,12 +29,24 @@ type evaluationContext struct {
 }
 
 func (h *handlers) evaluation(c *gin.Context) {
-	m, err := readObject(c)
+	body, err := readBody(c, false)
 	if err != nil {
 		writeError(c, err)
 		return
 	}
-	h.single(c, m, metrics.EndpointEvaluation)
+	if req, ok := parseEvaluation(body); ok {
+		h.decide(c, req, metrics.EndpointEvaluation, time.Now())
+		return
+	}
+	v, err := decodeJSON(body)
+	if err == nil {
+		var m map[string]any
+		if m, err = object(v, "request body"); err == nil {
+			h.single(c, m, metrics.EndpointEvaluation)
+			return
+		}
+	}
+	writeError(c, err)
 }
 
 // single answers one access evaluation request.
@@ -45,6 +57,11 @@ func (h *handlers) single(c *gin.Context, m map[string]any, endpoint string) {
 		writeError(c, err)
 		return
 	}
+	h.decide(c, req, endpoint, start)
+}
+
+// decide answers the valid access evaluation request req.
+func (h *handlers) decide(c *gin.Context, req engine.Request, endpoint string, start time.Time) {
 	d, snap, err := h.engine.Evaluate(c.Request.Context(), req)
 	if err != nil {
 		writeError(c, err)

@@ -30,6 +30,17 @@ func readObject(c *gin.Context) (map[string]any, error) {
 // readJSON reads the request body as one JSON value (numbers as
 // json.Number). The body limit is enforced by middleware.
 func readJSON(c *gin.Context, allowEmpty bool) (any, error) {
+	body, err := readBody(c, allowEmpty)
+	if err != nil || body == nil {
+		return nil, err
+	}
+	return decodeJSON(body)
+}
+
+// readBody reads a JSON request body: the Content-Type must be JSON's, the
+// body valid UTF-8 and, unless allowEmpty, not blank (a blank body allowed
+// is nil).
+func readBody(c *gin.Context, allowEmpty bool) ([]byte, error) {
 	if ct := c.GetHeader("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
 		if err != nil || (mt != "application/json" && !hasJSONSuffix(mt)) {
@@ -53,6 +64,11 @@ func readJSON(c *gin.Context, allowEmpty bool) (any, error) {
 	if !utf8.Valid(body) {
 		return nil, badRequest("request body is not valid UTF-8")
 	}
+	return body, nil
+}
+
+// decodeJSON parses a body readBody returned.
+func decodeJSON(body []byte) (any, error) {
 	v, exponent, err := parseJSONExponents(body)
 	if err != nil {
 		return nil, badRequest("request body is not valid JSON: " + err.Error())
