@@ -29,16 +29,19 @@ type evaluationContext struct {
 }
 
 func (h *handlers) evaluation(c *gin.Context) {
-	body, err := readBody(c, false)
+	bp, err := readBody(c, false)
 	if err != nil {
 		writeError(c, err)
 		return
 	}
-	if req, ok := parseEvaluation(body); ok {
+	req, ok := parseEvaluation(*bp)
+	if ok {
+		putBody(bp)
 		h.decide(c, req, metrics.EndpointEvaluation, time.Now())
 		return
 	}
-	v, err := decodeJSON(body)
+	v, err := decodeJSON(*bp)
+	putBody(bp)
 	if err == nil {
 		var m map[string]any
 		if m, err = object(v, "request body"); err == nil {

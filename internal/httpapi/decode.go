@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
@@ -30,25 +31,31 @@ func readObject(c *gin.Context) (map[string]any, error) {
 // readJSON reads the request body as one JSON value (numbers as
 // json.Number). The body limit is enforced by middleware.
 func readJSON(c *gin.Context, allowEmpty bool) (any, error) {
-	body, err := readBody(c, allowEmpty)
-	if err != nil || body == nil {
+	bp, err := readBody(c, allowEmpty)
+	if err != nil || bp == nil {
 		return nil, err
 	}
-	return decodeJSON(body)
+	defer putBody(bp)
+	return decodeJSON(*bp)
 }
 
-// readBody reads a JSON request body: the Content-Type must be JSON's, the
-// body valid UTF-8 and, unless allowEmpty, not blank (a blank body allowed
-// is nil).
-func readBody(c *gin.Context, allowEmpty bool) ([]byte, error) {
+// readBody reads a JSON request body into a pooled buffer, which the caller
+// gives back with putBody once it has parsed it (what the parsers return
+// holds copies, nothing of the buffer). The Content-Type must be JSON's,
+// the body valid UTF-8 and, unless allowEmpty, not blank (a blank body
+// allowed is nil).
+func readBody(c *gin.Context, allowEmpty bool) (*[]byte, error) {
 	if ct := c.GetHeader("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
 		if err != nil || (mt != "application/json" && !hasJSONSuffix(mt)) {
 			return nil, &apiError{http.StatusUnsupportedMediaType, codeUnsupportedMedia, fmt.Sprintf("Content-Type %q is not supported: send application/json", ct)}
 		}
 	}
-	body, err := io.ReadAll(c.Request.Body)
+	bp := bodies.Get().(*[]byte)
+	body, err := readAll(c.Request.Body, (*bp)[:0])
+	*bp = body
 	if err != nil {
+		putBody(bp)
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			return nil, &apiError{http.StatusRequestEntityTooLarge, codeTooLarge, fmt.Sprintf("request body is larger than the %d-byte limit", mbe.Limit)}
@@ -56,15 +63,44 @@ func readBody(c *gin.Context, allowEmpty bool) ([]byte, error) {
 		return nil, badRequest("reading request body: " + err.Error())
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
+		putBody(bp)
 		if allowEmpty {
 			return nil, nil
 		}
 		return nil, badRequest("request body is empty: send a JSON object")
 	}
 	if !utf8.Valid(body) {
+		putBody(bp)
 		return nil, badRequest("request body is not valid UTF-8")
 	}
-	return body, nil
+	return bp, nil
+}
+
+// bodies pools request body buffers (readBody, putBody).
+var bodies = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+func putBody(bp *[]byte) {
+	if cap(*bp) <= 64<<10 { // one large body must not pin a large buffer
+		*bp = (*bp)[:0]
+		bodies.Put(bp)
+	}
+}
+
+// readAll is io.ReadAll appending to b.
+func readAll(r io.Reader, b []byte) ([]byte, error) {
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+	}
 }
 
 // decodeJSON parses a body readBody returned.
