@@ -38,21 +38,9 @@ fails(req) := {sprintf("no role group of %s grants %s", [subject_id, req.perm])}
 # permissions add up; a group without permissions grants nothing.
 subject_groups := groups_of(subject_id)
 
-groups_of(user) := gs if {
-	gs := role_groups_by_member[account_id][user]
-} else := set()
-
-# role_groups_by_member: account -> user -> the role groups that list the
-# user. An index over the role data alone, which pdp computes once per
-# snapshot (internal/vm): a decision looks the user's groups up instead of
-# reading the members of every group of the account (on 1,000 accounts,
-# whose data no CPU cache holds, those reads made account actions take
-# twice as long as on 10). OPA's evaluator, given the account and the
-# user, still reads the groups of that one account.
-role_groups_by_member[aid][user] contains g if {
-	some aid, account in data.accounts
-	some g, group in account.role_groups
-	some user in group.members
+groups_of(user) := {g |
+	some g
+	user in data.accounts[account_id].role_groups[g].members
 }
 
 # --- account.transfer_ownership ---------------------------------------------
