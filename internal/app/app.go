@@ -131,6 +131,7 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger, level zap.Atom
 	if st := eng.EvaluatorState(); st.Refused != "" {
 		log.Warn("the decision rule stays on OPA's evaluator", zap.String("reason", st.Refused))
 	}
+	warnUnfolded(log, eng)
 	where := "directories"
 	if cfg.Embedded {
 		where = "embedded defaults"
@@ -149,6 +150,7 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger, level zap.Atom
 					m.SetSnapshot(s.Revision, s.LoadedAt)
 				}
 				if outcome == metrics.ReloadOK {
+					warnUnfolded(log, eng)
 					go debug.FreeOSMemory()
 				}
 			}})
@@ -406,11 +408,24 @@ func readToken(path string) (string, error) {
 	return tok, nil
 }
 
-// cacheState is the decision cache part of /v1/status.
+// warnUnfolded says which rules over the data the vm could not compute
+// for the snapshot being served: decisions that need them take OPA's
+// evaluator, much slower.
+func warnUnfolded(log *zap.Logger, eng *engine.Engine) {
+	if u := eng.EvaluatorState().Unfolded; len(u) > 0 {
+		log.Warn("rules over the role data took too long to compute at snapshot build; decisions that need them are left to OPA's evaluator",
+			zap.Strings("rules", u))
+	}
+}
+
+// evaluatorState is the evaluator part of /v1/status.
 func evaluatorState(st engine.EvaluatorState) map[string]any {
 	out := map[string]any{"configured": st.Configured, "serving": st.Serving}
 	if st.Refused != "" {
 		out["vm_refused"] = st.Refused
+	}
+	if len(st.Unfolded) > 0 {
+		out["vm_unfolded"] = st.Unfolded
 	}
 	return out
 }

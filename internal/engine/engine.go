@@ -112,6 +112,10 @@ type EvaluatorState struct {
 	// Refused says why package vm does not run the current policy (when
 	// VM is configured and Topdown serves).
 	Refused string
+	// Unfolded names the rules over data alone that the vm could not
+	// compute at snapshot build (vm.Program.Unfolded): decisions that need
+	// one are left to OPA's evaluator.
+	Unfolded []string
 }
 
 // EvaluatorState reads which evaluator decides, and why.
@@ -121,6 +125,7 @@ func (e *Engine) EvaluatorState() EvaluatorState {
 		st.Serving = Topdown
 		if e.useVM(l.snap) {
 			st.Serving = VM
+			st.Unfolded = l.snap.DecisionVM.Unfolded()
 		} else if e.evaluator == VM {
 			st.Refused = l.snap.VMRefused
 		}

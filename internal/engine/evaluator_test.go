@@ -2,6 +2,8 @@ package engine
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -115,5 +117,56 @@ decision := {"allow": true, "reasons": [sprintf("%v", [data.pdp.extra])]}
 	d, _, err := e.Evaluate(context.Background(), ownerRequest("bob", "bob"))
 	if err != nil || !d.Allow || len(d.Reasons) != 1 || d.Reasons[0] != `{"x": 1}` {
 		t.Fatalf("%+v %v", d, err)
+	}
+}
+
+// TestUnfoldedIndexLeftToOPA: an index over the data that the vm cannot
+// compute within its budget at snapshot build (here the plan's object
+// inserts make it quadratic in the items) is not computed again by every
+// decision that needs it, which would time out: such a decision is left
+// to OPA's evaluator, which looks up only the key it reads, and decides.
+// Decisions that do not need the index stay on the vm. (Takes the vm's
+// one-second budget.)
+func TestUnfoldedIndexLeftToOPA(t *testing.T) {
+	if testing.Short() {
+		t.Skip("spends the vm's one-second fold budget")
+	}
+	const n = 60000
+	var data strings.Builder
+	data.WriteString(`{"items": {`)
+	for i := range n {
+		if i > 0 {
+			data.WriteString(",")
+		}
+		fmt.Fprintf(&data, `"k%d": "v%d"`, i, i)
+	}
+	data.WriteString("}}")
+	s, err := policy.BuildFiles(context.Background(),
+		[]policy.File{{Path: "p.rego", Raw: []byte(`package pdp.authz
+by_value[v] contains k if some k, v in data.items
+default allow := false
+allow if "k7" in by_value[input.resource.id]
+allow if input.resource.id == "open"
+decision := {"allow": allow, "reasons": ["checked"]}
+`)}},
+		[]policy.File{{Path: "data.json", Raw: []byte(data.String())}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := New(10*time.Second, 0, VM)
+	e.Swap(s)
+	if st := e.EvaluatorState(); st.Serving != VM || !slices.Equal(st.Unfolded, []string{"data.pdp.authz.by_value"}) {
+		t.Fatalf("evaluator state %+v: want the vm serving, data.pdp.authz.by_value unfolded", st)
+	}
+	for _, c := range []struct {
+		resource string
+		allow    bool
+	}{{"open", true}, {"v7", true}, {"v8", false}} {
+		req := Request{Subject: Entity{Type: "user", ID: "u"}, Action: "a", Resource: Entity{Type: "t", ID: c.resource}}
+		start := time.Now()
+		d, _, err := e.Evaluate(context.Background(), req)
+		if err != nil || d.Err != nil || d.Allow != c.allow {
+			t.Errorf("resource %s: %+v %v after %s, want allow %v", c.resource, d, err, time.Since(start), c.allow)
+		}
 	}
 }

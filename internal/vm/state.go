@@ -37,6 +37,8 @@ type state struct {
 type memoEntry struct {
 	set   bool
 	value *ast.Term // nil: undefined
+	// failed: WithData could not compute this rule over data (not set).
+	failed bool
 }
 
 var states sync.Pool

@@ -29,8 +29,9 @@ import (
 type Program struct {
 	// data and folded are WithData's: the data the program was readied
 	// for, and the values of its data-only rules (by function index).
-	data   *ast.Term
-	folded []memoEntry
+	data     *ast.Term
+	folded   []memoEntry
+	unfolded []string // the data-only rules WithData could not compute
 
 	strings []*ast.Term // the plan's string constants
 	numbers []*ast.Term // MakeNumberRefStmt's numbers, by string index (nil where none)
@@ -40,6 +41,7 @@ type Program struct {
 }
 
 type function struct {
+	name    string // the plan's, e.g. g0.data.pdp.authz.allow
 	index   int
 	params  []ir.Local
 	ret     ir.Local
@@ -88,7 +90,7 @@ func Compile(p *ir.Policy) (*Program, error) {
 	}
 	byName := map[string]*function{}
 	for i, f := range p.Funcs.Funcs {
-		fn := &function{index: i, params: f.Params, ret: f.Return, blocks: f.Blocks}
+		fn := &function{name: f.Name, index: i, params: f.Params, ret: f.Return, blocks: f.Blocks}
 		fn.memo = len(f.Params) == 2 && f.Params[0] == ir.Input && f.Params[1] == ir.Data
 		prog.funcs = append(prog.funcs, fn)
 		byName[f.Name] = fn
@@ -148,7 +150,7 @@ func (p *Program) foldConstants() {
 			fn.dataOnly = true
 			continue
 		}
-		if v, ok := p.fold(fn, nil); ok {
+		if v, ok, _ := p.fold(fn, nil); ok {
 			fn.value, fn.constant = v, true
 		}
 	}
@@ -195,13 +197,14 @@ func (p *Program) reading(l ir.Local) []bool {
 }
 
 // fold evaluates the memo function fn once, on data and no input, within
-// foldSteps and foldTime; ok is false when that failed (or panicked).
-func (p *Program) fold(fn *function, data *ast.Term) (v *ast.Term, ok bool) {
+// foldSteps and foldTime; ok is false when that failed, and spent is true
+// when it failed for want of steps or time (or panicked).
+func (p *Program) fold(fn *function, data *ast.Term) (v *ast.Term, ok, spent bool) {
 	st := getState(p, context.Background())
 	defer putState(st)
 	defer func() {
 		if recover() != nil {
-			v, ok = nil, false
+			v, ok, spent = nil, false, true
 		}
 	}()
 	st.limit = foldSteps
@@ -210,27 +213,58 @@ func (p *Program) fold(fn *function, data *ast.Term) (v *ast.Term, ok bool) {
 	f := st.alloc(2)
 	f[ir.Data] = data
 	v, err := st.callFunc(f, fn, inputAndData)
-	return v, err == nil
+	// Out of time, a built-in such as numbers.range stops with an error of
+	// its own: a failure past the deadline counts as out of time.
+	spent = errors.Is(err, errFoldBudget) || errors.Is(err, ErrUnfolded) || (err != nil && !time.Now().Before(st.deadline))
+	return v, err == nil, spent
 }
 
 // WithData returns the program readied for data: the rules that read data
 // but not input (indexes over the role data) computed once, now, for every
 // evaluation on this same data term to read. Evaluations on any other data
-// compute them as before. A rule whose computation fails or takes more
-// than foldSteps or foldTime is left to each evaluation.
+// compute them as before.
+//
+// A rule whose computation ends in an error is left to each evaluation
+// (which meets the same error, as OPA's evaluator would). A rule that takes
+// more than foldSteps or foldTime (or panics) is not computed again by
+// each evaluation that needs it (the plan computes a rule's whole value:
+// every decision would do that work and most would time out): such an
+// evaluation ends at once with ErrUnfolded, and the engine asks OPA's
+// evaluator, which computes only the part of the rule the decision reads.
+// Unfolded names these rules.
 func (p *Program) WithData(data *ast.Term) *Program {
 	q := *p
-	q.data, q.folded = data, make([]memoEntry, len(p.funcs))
+	q.data, q.folded, q.unfolded = data, make([]memoEntry, len(p.funcs)), nil
 	for _, fn := range p.funcs {
 		if !fn.dataOnly {
 			continue
 		}
 		// Rules folded before fn are read by its evaluation (q.folded).
-		if v, ok := q.fold(fn, data); ok {
+		switch v, ok, spent := q.fold(fn, data); {
+		case ok:
 			q.folded[fn.index] = memoEntry{set: true, value: v}
+		case spent:
+			q.folded[fn.index] = memoEntry{failed: true}
+			q.unfolded = append(q.unfolded, ruleName(fn.name))
 		}
 	}
 	return &q
+}
+
+// Unfolded names the rules over data alone that WithData could not compute
+// (see WithData), e.g. data.pdp.authz.accounts_owned_by_id.
+func (p *Program) Unfolded() []string { return p.unfolded }
+
+// ErrUnfolded ends an evaluation that needs a rule WithData could not
+// compute.
+var ErrUnfolded = errors.New("a rule over the data alone took too long to compute when the snapshot was built: the vm leaves this evaluation to OPA's evaluator")
+
+// ruleName is a plan function's rule: g0.data.p.r is data.p.r.
+func ruleName(fn string) string {
+	if g, rest, ok := strings.Cut(fn, "."); ok && len(g) > 1 && g[0] == 'g' && strings.Trim(g[1:], "0123456789") == "" {
+		return rest
+	}
+	return fn
 }
 
 // foldedFor is what WithData computed, for an evaluation on data: nil
@@ -683,8 +717,11 @@ func (st *state) callFunc(f []*ast.Term, fn *function, args []operand) (*ast.Ter
 		return fn.value, nil
 	}
 	if fn.dataOnly && st.folded != nil {
-		if m := st.folded[fn.index]; m.set {
+		switch m := st.folded[fn.index]; {
+		case m.set:
 			return m.value, nil
+		case m.failed:
+			return nil, ErrUnfolded
 		}
 	}
 	if fn.memo {

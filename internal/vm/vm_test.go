@@ -3,6 +3,7 @@ package vm
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -390,8 +391,19 @@ result := 0 if not input.big`})
 	if v, err := bound.Eval(context.Background(), time.Time{}, ast.MustParseTerm(`{"big": false}`), data); err != nil || !v.Equal(ast.IntNumberTerm(0)) {
 		t.Fatalf("Eval: %v, %v; want 0", v, err)
 	}
+	if got, want := bound.Unfolded(), []string{"data.pdp.t.big"}; !slices.Equal(got, want) {
+		t.Errorf("Unfolded() = %q, want %q", got, want)
+	}
+	// An evaluation that needs the rule does not compute it again (for
+	// seconds, or until its deadline): it ends at once, for the engine to
+	// ask OPA's evaluator.
 	start = time.Now()
-	if _, err := bound.Eval(context.Background(), start.Add(20*time.Millisecond), ast.MustParseTerm(`{"big": true}`), data); err == nil || time.Since(start) > time.Second {
-		t.Fatalf("Eval of the unfolded rule: %v after %s, want it stopped at its deadline", err, time.Since(start))
+	if _, err := bound.Eval(context.Background(), start.Add(time.Minute), ast.MustParseTerm(`{"big": true}`), data); !errors.Is(err, ErrUnfolded) || time.Since(start) > 100*time.Millisecond {
+		t.Fatalf("Eval of the unfolded rule: %v after %s, want ErrUnfolded at once", err, time.Since(start))
+	}
+	// On other data the rule is computed as usual.
+	small := ast.MustParseTerm(`{"n": 3}`)
+	if v, err := bound.Eval(context.Background(), time.Time{}, ast.MustParseTerm(`{"big": true}`), small); err != nil || !v.Equal(ast.IntNumberTerm(3)) {
+		t.Fatalf("Eval on other data: %v, %v; want 3", v, err)
 	}
 }
