@@ -91,13 +91,28 @@ func (p *Program) compileBlocks(bs []*ir.Block) []code {
 
 func (p *Program) compileBlock(b *ir.Block) code {
 	out := make(code, 0, len(b.Stmts))
-	for _, s := range b.Stmts {
+	for i, s := range b.Stmts {
 		if _, ok := s.(*ir.NopStmt); ok {
+			continue
+		}
+		if i > 0 && sameObjectInsert(b.Stmts[i-1], s) {
 			continue
 		}
 		out = append(out, p.compileStmt(s))
 	}
 	return out
+}
+
+// sameObjectInsert tells whether s inserts what prev, the statement just
+// before it, inserted: OPA's planner emits such a pair for every element of
+// a multi-value rule (p[k] contains v). The second changes nothing, but
+// OPA's object rehashes all its members on every insert of a key it holds,
+// so running it made building an index over n keys cost n² (past the fold
+// budget at 10,000 accounts).
+func sameObjectInsert(prev, s ir.Stmt) bool {
+	a, ok1 := prev.(*ir.ObjectInsertStmt)
+	b, ok2 := s.(*ir.ObjectInsertStmt)
+	return ok1 && ok2 && a.Object == b.Object && a.Key == b.Key && a.Value == b.Value
 }
 
 // compileStmt compiles a statement the checker accepted.
