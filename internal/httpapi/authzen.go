@@ -36,20 +36,21 @@ func (h *handlers) evaluation(c *gin.Context) {
 	}
 	req, ok := parseEvaluation(*bp)
 	if ok {
-		putBody(bp)
+		putBuf(bp)
 		h.decide(c, req, metrics.EndpointEvaluation, time.Now())
 		return
 	}
-	v, err := decodeJSON(*bp)
-	putBody(bp)
+	v, err := decodeJSON(*bp) // the general path: the request or the precise error
+	putBuf(bp)
+	var m map[string]any
 	if err == nil {
-		var m map[string]any
-		if m, err = object(v, "request body"); err == nil {
-			h.single(c, m, metrics.EndpointEvaluation)
-			return
-		}
+		m, err = object(v, "request body")
 	}
-	writeError(c, err)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	h.single(c, m, metrics.EndpointEvaluation)
 }
 
 // single answers one access evaluation request.

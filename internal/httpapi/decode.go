@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
@@ -35,12 +34,12 @@ func readJSON(c *gin.Context, allowEmpty bool) (any, error) {
 	if err != nil || bp == nil {
 		return nil, err
 	}
-	defer putBody(bp)
+	defer putBuf(bp)
 	return decodeJSON(*bp)
 }
 
 // readBody reads a JSON request body into a pooled buffer, which the caller
-// gives back with putBody once it has parsed it (what the parsers return
+// gives back with putBuf once it has parsed it (what the parsers return
 // holds copies, nothing of the buffer). The Content-Type must be JSON's,
 // the body valid UTF-8 and, unless allowEmpty, not blank (a blank body
 // allowed is nil).
@@ -51,11 +50,11 @@ func readBody(c *gin.Context, allowEmpty bool) (*[]byte, error) {
 			return nil, &apiError{http.StatusUnsupportedMediaType, codeUnsupportedMedia, fmt.Sprintf("Content-Type %q is not supported: send application/json", ct)}
 		}
 	}
-	bp := bodies.Get().(*[]byte)
-	body, err := readAll(c.Request.Body, (*bp)[:0])
+	bp := getBuf()
+	body, err := readAll(c.Request.Body, *bp)
 	*bp = body
 	if err != nil {
-		putBody(bp)
+		putBuf(bp)
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			return nil, &apiError{http.StatusRequestEntityTooLarge, codeTooLarge, fmt.Sprintf("request body is larger than the %d-byte limit", mbe.Limit)}
@@ -63,27 +62,17 @@ func readBody(c *gin.Context, allowEmpty bool) (*[]byte, error) {
 		return nil, badRequest("reading request body: " + err.Error())
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
-		putBody(bp)
+		putBuf(bp)
 		if allowEmpty {
 			return nil, nil
 		}
 		return nil, badRequest("request body is empty: send a JSON object")
 	}
 	if !utf8.Valid(body) {
-		putBody(bp)
+		putBuf(bp)
 		return nil, badRequest("request body is not valid UTF-8")
 	}
 	return bp, nil
-}
-
-// bodies pools request body buffers (readBody, putBody).
-var bodies = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
-
-func putBody(bp *[]byte) {
-	if cap(*bp) <= 64<<10 { // one large body must not pin a large buffer
-		*bp = (*bp)[:0]
-		bodies.Put(bp)
-	}
 }
 
 // readAll is io.ReadAll appending to b.

@@ -38,7 +38,7 @@ func requestID(c *gin.Context) {
 	c.Next()
 }
 
-// bodyLimit caps request bodies; readJSON turns the overflow into a 413.
+// bodyLimit caps request bodies; readBody turns the overflow into a 413.
 func bodyLimit(limit int64) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		if c.Request.Body != nil {
