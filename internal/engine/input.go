@@ -10,39 +10,15 @@ import (
 )
 
 // input builds the policy input as an AST value directly, skipping the
-// JSON round trip OPA would otherwise do for every evaluation.
+// JSON round trip OPA would otherwise do for every evaluation. It is a
+// document of its own, not pooled (the vm's is, see inputBuf), for OPA's
+// evaluator and the other queries, which may keep it as long as they like.
 func (r Request) input() (ast.Value, error) {
-	subject, err := entity(r.Subject)
+	t, err := newInputBuf().fill(r)
 	if err != nil {
-		return nil, fmt.Errorf("subject.properties: %w", err)
+		return nil, err
 	}
-	resource, err := entity(r.Resource)
-	if err != nil {
-		return nil, fmt.Errorf("resource.properties: %w", err)
-	}
-	name := [2]*ast.Term{nameKey, ast.StringTerm(r.Action)}
-	var action ast.Object
-	if r.ActionProperties == nil {
-		action = ast.NewObject(name)
-	} else {
-		v, err := toAST(r.ActionProperties)
-		if err != nil {
-			return nil, fmt.Errorf("action.properties: %w", err)
-		}
-		action = ast.NewObject(name, [2]*ast.Term{propertiesKey, ast.NewTerm(v)})
-	}
-	ctxVal := emptyObject
-	if r.Context != nil {
-		if ctxVal, err = toAST(r.Context); err != nil {
-			return nil, fmt.Errorf("context: %w", err)
-		}
-	}
-	return ast.NewObject(
-		[2]*ast.Term{subjectKey, ast.NewTerm(subject)},
-		[2]*ast.Term{actionKey, ast.NewTerm(action)},
-		[2]*ast.Term{resourceKey, ast.NewTerm(resource)},
-		[2]*ast.Term{contextKey, ast.NewTerm(ctxVal)},
-	), nil
+	return t.Value, nil
 }
 
 var (
@@ -58,21 +34,6 @@ var (
 	// shared, as nothing writes to an input.
 	emptyObject ast.Value = ast.NewObject()
 )
-
-func entity(e Entity) (ast.Value, error) {
-	if e.Properties == nil {
-		return ast.NewObject([2]*ast.Term{typeKey, ast.StringTerm(e.Type)}, [2]*ast.Term{idKey, ast.StringTerm(e.ID)}), nil
-	}
-	v, err := toAST(e.Properties)
-	if err != nil {
-		return nil, err
-	}
-	return ast.NewObject(
-		[2]*ast.Term{typeKey, ast.StringTerm(e.Type)},
-		[2]*ast.Term{idKey, ast.StringTerm(e.ID)},
-		[2]*ast.Term{propertiesKey, ast.NewTerm(v)},
-	), nil
-}
 
 // toAST converts what the JSON decoder gives (strings, json.Number or
 // float64, bools, nil, []any, map[string]any) without reflection; any
@@ -122,7 +83,8 @@ func toAST(x any) (ast.Value, error) {
 // fill writes each member's new value into the term the object already
 // holds for it, then re-inserts that term, leaves first, so that every
 // object's hash and groundness are recomputed from its members as
-// NewObject computes them (TestInputBufMatchesInput holds it to that).
+// NewObject computes them (TestInputBufMatchesInput holds refilled
+// documents to ones built with NewObject alone).
 //
 // Only the vm reads a filled buffer, and only during one evaluation: the
 // engine turns the result into Go values (verdict) before the buffer goes
@@ -131,7 +93,7 @@ func toAST(x any) (ast.Value, error) {
 // build reads data alone).
 type inputBuf struct {
 	root     *shape
-	subject  [2]*shape // [0]: no properties, [1]: with properties
+	subject  [2]*shape // [0]: no properties, [1]: with properties; made on first use
 	resource [2]*shape
 	action   [2]*shape
 }
@@ -172,17 +134,19 @@ func (s *shape) set(vals ...ast.Value) *ast.Term {
 var inputPool = sync.Pool{New: func() any { return newInputBuf() }}
 
 func newInputBuf() *inputBuf {
-	b := &inputBuf{root: newShape(subjectKey, actionKey, resourceKey, contextKey)}
-	for _, e := range []*[2]*shape{&b.subject, &b.resource} {
-		e[0] = newShape(typeKey, idKey)
-		e[1] = newShape(typeKey, idKey, propertiesKey)
-	}
-	b.action[0] = newShape(nameKey)
-	b.action[1] = newShape(nameKey, propertiesKey)
-	return b
+	return &inputBuf{root: newShape(subjectKey, actionKey, resourceKey, contextKey)}
 }
 
-// fill makes b the input document of r, as r.input() builds it.
+// shapeOf returns *s, made with keys on first use (a fresh buffer, as
+// Request.input uses, makes only the shapes of its one request).
+func shapeOf(s **shape, keys ...*ast.Term) *shape {
+	if *s == nil {
+		*s = newShape(keys...)
+	}
+	return *s
+}
+
+// fill makes b the input document of r.
 func (b *inputBuf) fill(r Request) (*ast.Term, error) {
 	subject, err := b.entity(&b.subject, r.Subject)
 	if err != nil {
@@ -194,13 +158,13 @@ func (b *inputBuf) fill(r Request) (*ast.Term, error) {
 	}
 	var action *ast.Term
 	if r.ActionProperties == nil {
-		action = b.action[0].set(ast.String(r.Action))
+		action = shapeOf(&b.action[0], nameKey).set(ast.String(r.Action))
 	} else {
 		v, err := toAST(r.ActionProperties)
 		if err != nil {
 			return nil, fmt.Errorf("action.properties: %w", err)
 		}
-		action = b.action[1].set(ast.String(r.Action), v)
+		action = shapeOf(&b.action[1], nameKey, propertiesKey).set(ast.String(r.Action), v)
 	}
 	ctxVal := emptyObject
 	if r.Context != nil {
@@ -213,11 +177,11 @@ func (b *inputBuf) fill(r Request) (*ast.Term, error) {
 
 func (b *inputBuf) entity(shapes *[2]*shape, e Entity) (*ast.Term, error) {
 	if e.Properties == nil {
-		return shapes[0].set(ast.String(e.Type), ast.String(e.ID)), nil
+		return shapeOf(&shapes[0], typeKey, idKey).set(ast.String(e.Type), ast.String(e.ID)), nil
 	}
 	v, err := toAST(e.Properties)
 	if err != nil {
 		return nil, err
 	}
-	return shapes[1].set(ast.String(e.Type), ast.String(e.ID), v), nil
+	return shapeOf(&shapes[1], typeKey, idKey, propertiesKey).set(ast.String(e.Type), ast.String(e.ID), v), nil
 }
