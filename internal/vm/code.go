@@ -378,7 +378,7 @@ func (p *Program) compileStmt(s ir.Stmt) instr {
 // already there with another value is a conflict).
 func (p *Program) objectInsert(object ir.Local, key, value ir.Operand, once bool) instr {
 	obj, k, val := int(object), p.operand(key), p.operand(value)
-	return func(_ *state, f []*ast.Term) (int, error) {
+	return func(st *state, f []*ast.Term) (int, error) {
 		o, _ := termValue[ast.Object](f[obj])
 		k, v := k.get(f), val.get(f)
 		if o == nil || k == nil || v == nil {
@@ -391,6 +391,18 @@ func (p *Program) objectInsert(object ir.Local, key, value ir.Operand, once bool
 				}
 				return next, nil
 			}
+		} else if st.folding && o.Get(k) == v {
+			// The planner re-inserts a set (or object) it has just grown in
+			// place, for every element of a multi-value rule; OPA's object
+			// then rehashes all its members, so building an index over n
+			// keys whose keys recur cost n². While folding, the object is
+			// rehashed once, when its function returns (rehash), before
+			// anything can read its hash: the rule's function only builds
+			// and returns it.
+			if n := len(st.dirty); n == 0 || st.dirty[n-1] != o {
+				st.dirty = append(st.dirty, o)
+			}
+			return next, nil
 		}
 		o.Insert(k, v)
 		return next, nil

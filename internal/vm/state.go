@@ -12,17 +12,22 @@ import (
 // state is one evaluation's: its frames, memoised rules and built-in
 // scratch. States are pooled: an evaluation allocates little of its own.
 type state struct {
-	prog     *Program
-	ctx      context.Context
-	stack    []*ast.Term // frames are carved from it, last in first out
-	memo     []memoEntry // by function index
-	folded   []memoEntry // the Program's data-only rules, when evaluating on its data
-	touched  []int       // memo entries to clear after the evaluation
-	results  []*ast.Term
-	retval   *ast.Term
-	steps    int
-	limit    int       // steps allowed (0: no limit but the context's)
-	deadline time.Time // zero: none
+	prog    *Program
+	ctx     context.Context
+	stack   []*ast.Term // frames are carved from it, last in first out
+	memo    []memoEntry // by function index
+	folded  []memoEntry // the Program's data-only rules, when evaluating on its data
+	touched []int       // memo entries to clear after the evaluation
+	results []*ast.Term
+	retval  *ast.Term
+	steps   int
+	limit   int // steps allowed (0: no limit but the context's)
+	// folding: a rule is being computed once for a snapshot (fold), and
+	// objects whose members changed in place are rehashed when their
+	// function returns (dirty), not at every re-insert (see objectInsert).
+	folding  bool
+	dirty    []ast.Object // in order of the skipped re-inserts (a run of one object recorded once)
+	deadline time.Time    // zero: none
 
 	bctx    topdown.BuiltinContext
 	args    []*ast.Term
@@ -90,6 +95,9 @@ func putState(st *state) {
 		st.memo[i] = memoEntry{}
 	}
 	st.touched = st.touched[:0]
+	clear(st.dirty) // left by a failed fold
+	st.dirty = st.dirty[:0]
+	st.folding = false
 	clear(st.scans) // left by a failed evaluation
 	st.scans = st.scans[:0]
 	clear(st.results)

@@ -207,7 +207,7 @@ func (p *Program) fold(fn *function, data *ast.Term) (v *ast.Term, ok, spent boo
 			v, ok, spent = nil, false, true
 		}
 	}()
-	st.limit = foldSteps
+	st.limit, st.folding = foldSteps, true
 	st.deadline = time.Now().Add(foldTime) // built-ins' own work counts no steps
 	st.folded = p.foldedFor(data)
 	f := st.alloc(2)
@@ -734,6 +734,7 @@ func (st *state) callFunc(f []*ast.Term, fn *function, args []operand) (*ast.Ter
 			return nil, err
 		}
 	}
+	mark := len(st.dirty)
 	g := st.alloc(fn.nlocals)
 	for i, a := range args {
 		g[fn.params[i]] = a.get(f) // may be undefined: input, for one
@@ -757,6 +758,9 @@ func (st *state) callFunc(f []*ast.Term, fn *function, args []operand) (*ast.Ter
 	}
 	st.retval = nil
 	st.free(g)
+	if len(st.dirty) > mark {
+		st.rehash(mark)
+	}
 	if fn.memo {
 		st.memo[fn.index] = memoEntry{set: true, value: out}
 		st.touched = append(st.touched, fn.index)
@@ -813,6 +817,35 @@ func length(v ast.Value) (int, bool) {
 
 func conflict() error {
 	return &topdown.Error{Code: topdown.ConflictErr, Message: "complete rules must not produce multiple outputs"}
+}
+
+// rehash gives the objects recorded in st.dirty since mark (by
+// objectInsert, while folding) their hash again, once each, in the order
+// of their last record: a nested index (p[a][b] contains c) records the
+// inner object before the outer one that holds it, every time, so the
+// outer one is rehashed after all of its inner ones. Inserting a member an
+// object holds makes it recompute its hash from its members.
+func (st *state) rehash(mark int) {
+	dirty := st.dirty[mark:]
+	last := make(map[ast.Object]int, len(dirty))
+	for i, o := range dirty {
+		last[o] = i
+	}
+	for i, o := range dirty {
+		if last[o] != i {
+			continue
+		}
+		var k0, v0 *ast.Term
+		o.Until(func(k, v *ast.Term) bool {
+			k0, v0 = k, v
+			return true
+		})
+		if k0 != nil {
+			o.Insert(k0, v0)
+		}
+	}
+	clear(dirty)
+	st.dirty = st.dirty[:mark]
 }
 
 func objectConflict() error {
