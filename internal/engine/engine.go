@@ -427,7 +427,9 @@ func (e *Engine) evaluate(ctx context.Context, s *policy.Snapshot, req Request) 
 		}
 		// The plan failed (a conflict, a built-in's error) where OPA's
 		// evaluator, which stops at the first body that succeeds, may
-		// still decide: it answers, in the time left (see vm.Compile).
+		// still decide, or it needs a rule over the data the vm could not
+		// compute at snapshot build (vm.ErrUnfolded): OPA's evaluator
+		// answers, in the time left (see vm.Compile, vm.Program.WithData).
 	}
 	input, err := req.input()
 	if err != nil {

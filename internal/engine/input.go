@@ -86,7 +86,7 @@ func toAST(x any) (ast.Value, error) {
 // NewObject computes them (TestInputBufMatchesInput holds refilled
 // documents to ones built with NewObject alone).
 //
-// Only the vm reads a filled buffer, and only during one evaluation: the
+// Only the vm reads a pooled buffer, and only during one evaluation: the
 // engine turns the result into Go values (verdict) before the buffer goes
 // back to the pool, and the vm keeps nothing of an input after Eval (its
 // memoised rules are cleared for each evaluation; what it folds at snapshot

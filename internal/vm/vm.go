@@ -253,11 +253,11 @@ func (p *Program) WithData(data *ast.Term) *Program {
 
 // Unfolded names the rules over data alone that WithData could not compute
 // (see WithData), e.g. data.pdp.authz.accounts_owned_by_id.
-func (p *Program) Unfolded() []string { return p.unfolded }
+func (p *Program) Unfolded() []string { return slices.Clone(p.unfolded) }
 
 // ErrUnfolded ends an evaluation that needs a rule WithData could not
 // compute.
-var ErrUnfolded = errors.New("a rule over the data alone took too long to compute when the snapshot was built: the vm leaves this evaluation to OPA's evaluator")
+var ErrUnfolded = errors.New("a rule over the data alone could not be computed when the snapshot was built (too long, or it panicked): the vm leaves this evaluation to OPA's evaluator")
 
 // ruleName is a plan function's rule: g0.data.p.r is data.p.r.
 func ruleName(fn string) string {
