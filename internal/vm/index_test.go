@@ -229,3 +229,60 @@ result := [by_value[input.v], by_pair[input.a][input.v]]`})
 		}
 	}
 }
+
+// FuzzFoldedIndex: indexes folded from arbitrary data (keys and values
+// drawn from a small alphabet, so that they recur, at one, two and three
+// levels) are OPA's values, with the hashes of the same values built
+// afresh.
+func FuzzFoldedIndex(f *testing.F) {
+	f.Add([]byte("abcabcabc"))
+	f.Add([]byte{0, 1, 2, 0, 1, 2, 3, 3, 3, 250, 7})
+	f.Add([]byte("aaaaaaaaaaaaaaaaaaaaaaab"))
+	c := ast.MustCompileModules(map[string]string{"p.rego": `package pdp.t
+one[v] contains k if {
+	some k, item in data.items
+	v := item[0]
+}
+two[a][b] contains k if {
+	some k, item in data.items
+	a := item[0]
+	b := item[1]
+}
+three[a][b][x] contains k if {
+	some k, item in data.items
+	a := item[0]
+	b := item[1]
+	x := item[2]
+}
+result := [one, two, three]`})
+	prog := compileQuery(f, c, "data.pdp.t.result")
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if len(b) > 600 {
+			return
+		}
+		items := ast.NewObject()
+		for i := 0; i+2 < len(b); i += 3 {
+			item := ast.ArrayTerm(ast.StringTerm(string('a'+rune(b[i]%5))), ast.IntNumberTerm(int(b[i+1]%4)), ast.StringTerm(string('p'+rune(b[i+2]%3))))
+			items.Insert(ast.StringTerm(fmt.Sprintf("k%d", i)), item)
+		}
+		data := ast.NewTerm(ast.NewObject([2]*ast.Term{ast.StringTerm("items"), ast.NewTerm(items)}))
+		bound := prog.WithData(data)
+		if u := bound.Unfolded(); len(u) > 0 {
+			t.Fatalf("unfolded %v", u)
+		}
+		got, err := bound.Eval(context.Background(), time.Time{}, ast.NewTerm(ast.NewObject()), data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := evalOPA(t, c, data, "data.pdp.t.result")
+		if ast.Compare(got.Value, want.Value) != 0 {
+			t.Fatalf("folded %v\nwant %v", got, want)
+		}
+		for i := range 3 {
+			g, w := got.Value.(*ast.Array).Elem(i), ast.MustParseTerm(want.Value.(*ast.Array).Elem(i).String())
+			if g.Value.Hash() != w.Value.Hash() {
+				t.Fatalf("index %d: hash %d, want %d", i, g.Value.Hash(), w.Value.Hash())
+			}
+		}
+	})
+}

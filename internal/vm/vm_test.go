@@ -93,7 +93,7 @@ func both(t *testing.T, c *ast.Compiler, data ast.Object, query string, inputs [
 }
 
 // compileQuery plans and compiles query, failing the test on an error.
-func compileQuery(t *testing.T, c *ast.Compiler, query string) *Program {
+func compileQuery(t testing.TB, c *ast.Compiler, query string) *Program {
 	t.Helper()
 	plan, err := Plan(context.Background(), c, query)
 	if err != nil {
