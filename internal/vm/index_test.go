@@ -32,14 +32,16 @@ func indexProgram(tb testing.TB) (*Program, *ir.Policy) {
 	return prog, plan
 }
 
-func indexData(keys int) *ast.Term {
+// indexData is {"items": {"k0": "v0", ...}} with elements items over keys
+// distinct values (keys < elements: values recur).
+func indexData(elements, keys int) *ast.Term {
 	var b strings.Builder
 	b.WriteString(`{"items": {`)
-	for i := range keys {
+	for i := range elements {
 		if i > 0 {
 			b.WriteString(",")
 		}
-		fmt.Fprintf(&b, `"k%d": "v%d"`, i, i)
+		fmt.Fprintf(&b, `"k%d": "v%d"`, i, i%keys)
 	}
 	b.WriteString("}}")
 	return ast.MustParseTerm(b.String())
@@ -84,7 +86,7 @@ func TestMultiValueRuleInsertsOnce(t *testing.T) {
 	if pairs != 1 {
 		t.Fatalf("the plan of a multi-value rule has %d pairs of identical inserts, want 1 (OPA's planner changed: revisit sameObjectInsert)", pairs)
 	}
-	data := indexData(1000)
+	data := indexData(1000, 1000)
 	bound := prog.WithData(data)
 	if u := bound.Unfolded(); len(u) > 0 {
 		t.Fatalf("unfolded %v", u)
@@ -103,7 +105,7 @@ func TestMultiValueRuleInsertsOnce(t *testing.T) {
 func BenchmarkWithDataIndex(b *testing.B) {
 	prog, _ := indexProgram(b)
 	for _, keys := range []int{1000, 10000, 100000} {
-		data := indexData(keys)
+		data := indexData(keys, keys)
 		b.Run(fmt.Sprintf("keys=%d", keys), func(b *testing.B) {
 			for b.Loop() {
 				if u := prog.WithData(data).Unfolded(); len(u) > 0 {
@@ -211,24 +213,7 @@ by_pair[a][v] contains k if {
 	a := substring(v, 0, 3)
 }
 result := [by_value[input.v], by_pair[input.a][input.v]]`})
-	var sb strings.Builder
-	sb.WriteString(`{"items": {`)
-	for i := range 20000 {
-		if i > 0 {
-			sb.WriteString(",")
-		}
-		fmt.Fprintf(&sb, `"k%d": "v%05d"`, i, i%10000)
-	}
-	sb.WriteString("}}")
-	data := ast.MustParseTerm(sb.String())
-	plan, err := Plan(context.Background(), c, "data.pdp.t.result")
-	if err != nil {
-		b.Fatal(err)
-	}
-	prog, err := Compile(plan)
-	if err != nil {
-		b.Fatal(err)
-	}
+	prog, data := compileQuery(b, c, "data.pdp.t.result"), indexData(20000, 10000)
 	for b.Loop() {
 		if u := prog.WithData(data).Unfolded(); len(u) > 0 {
 			b.Fatalf("unfolded %v", u)
