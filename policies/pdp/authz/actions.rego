@@ -150,7 +150,7 @@ actions := {a | some a, _ in workspace_actions} | {a | some a, _ in account_acti
 # rule action_type, which calls resource_type_of once.)
 action_types := {a: resource_type_of(a) | some a in actions}
 
-resource_type_of(a) := object.get(account_prefixes, prefix, prefix) if prefix := split(a, ".")[0]
+resource_type_of(a) := object.get(account_prefixes, prefix, prefix) if prefix := substring(a, 0, indexof(a, "."))
 
 # account_prefixes are the prefixes of the account-level actions, whose
 # resource is the account (an object, not a set: one lookup per decision).
