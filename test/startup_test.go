@@ -6,6 +6,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"testing"
@@ -15,6 +17,8 @@ import (
 
 	"github.com/pdp-sidecar/pdp/internal/app"
 	"github.com/pdp-sidecar/pdp/internal/config"
+	"github.com/pdp-sidecar/pdp/internal/datagen"
+	"github.com/pdp-sidecar/pdp/internal/engine"
 	"github.com/pdp-sidecar/pdp/internal/pdptest"
 )
 
@@ -226,5 +230,75 @@ func TestStartupTestGate(t *testing.T) {
 	_, err := startErr(t, cfg)
 	if err == nil || !strings.Contains(err.Error(), "pdp.authz_test.test_allows") {
 		t.Fatalf("with the gate: %v", err)
+	}
+}
+
+// TestLargeDataStartup starts the sidecar on 4 MiB of generated role data,
+// enough for it to ready the heap for the build (internal/app's
+// prepareHeap): the collector is held off during the build and back on
+// after it, on Linux the heap gets the huge page advice, and decisions
+// are those of the same data built in process.
+func TestLargeDataStartup(t *testing.T) {
+	d := datagen.Generate(260, 100, 3)
+	dir := t.TempDir()
+	size, err := d.WriteIn(dir, datagen.FolderLayout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if size < 4<<20 {
+		t.Fatalf("generated %d bytes of role data, want 4 MiB or more for the test to mean anything", size)
+	}
+	cfg := pdptest.Config(t)
+	cfg.Data = dir
+	cfg.DecisionCache = 0
+	limit := debug.SetMemoryLimit(-1) // -1 reads it
+	srv := pdptest.Start(t, cfg)
+
+	if p := debug.SetGCPercent(-1); p == -1 {
+		t.Error("the garbage collector is still off after the first build")
+	} else {
+		debug.SetGCPercent(p)
+	}
+	if l := debug.SetMemoryLimit(-1); l != limit {
+		t.Errorf("memory limit %d after the first build, want %d as before it", l, limit)
+	}
+	advised := srv.Logs.FilterMessage("huge pages advised for the heap").All()
+	warned := srv.Logs.FilterMessage("no huge pages for the heap").All()
+	switch {
+	case runtime.GOOS != "linux":
+		if len(advised) != 0 {
+			t.Errorf("huge pages advised on %s", runtime.GOOS)
+		}
+	case len(warned) > 0:
+		t.Logf("this kernel refused the advice (%v): nothing more to check", warned[0].ContextMap()["error"])
+	case len(advised) != 1:
+		var msgs []string
+		for _, e := range srv.Logs.All() {
+			msgs = append(msgs, e.Message)
+		}
+		t.Errorf("huge pages advised %d times at start, want once (logged: %q)", len(advised), msgs)
+	default:
+		if got, want := advised[0].ContextMap()["bytes"], int64(16*size); got != want {
+			t.Errorf("advised %v bytes, want 16 × the %d bytes of data = %d", got, size, want)
+		}
+	}
+
+	reqs := d.Requests(200, 5)
+	snap := snapshotOn(t, d)
+	eng := engine.New(time.Second, 0, engine.VM)
+	eng.Swap(snap)
+	for i, r := range reqs {
+		want, _, err := eng.Evaluate(context.Background(), engine.Request{
+			Subject:  engine.Entity{Type: r.Subject.Type, ID: r.Subject.ID, Properties: r.Subject.Properties},
+			Action:   r.Action.Name,
+			Resource: engine.Entity{Type: r.Resource.Type, ID: r.Resource.ID, Properties: r.Resource.Properties},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := srv.Post(t, "/access/v1/evaluation", r).JSON(t)
+		if got["decision"] != want.Allow {
+			t.Errorf("request %d (%s): the sidecar says %v, the same data in process %v", i, r.Action.Name, got["decision"], want.Allow)
+		}
 	}
 }

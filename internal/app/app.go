@@ -81,7 +81,10 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger, level zap.Atom
 		return nil, err
 	}
 	start := time.Now()
+	containerLimit := gctune.ContainerMemoryLimit(os.ReadFile)
+	resume := prepareHeap(cfg, dataBytes(src.Data), containerLimit, log)
 	snap, err := policy.Build(ctx, src)
+	resume()
 	if err != nil {
 		return nil, fmt.Errorf("load policies and data: %w", err)
 	}
@@ -120,7 +123,7 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger, level zap.Atom
 	// Keep the collector's heap goal at the live heap plus --gc-headroom,
 	// so a small snapshot is not collected every few hundred decisions
 	// (internal/gctune; it retunes after every collection, this one too).
-	gc := gctune.Start(uint64(cfg.GCHeadroomMiB)<<20, os.Getenv, gctune.ContainerMemoryLimit(os.ReadFile))
+	gc := gctune.Start(uint64(cfg.GCHeadroomMiB)<<20, os.Getenv, containerLimit)
 	m.DecisionCache(func() (uint64, uint64, int) {
 		st := eng.CacheStats()
 		return st.Hits, st.Misses, st.Entries

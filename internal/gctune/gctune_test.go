@@ -163,3 +163,83 @@ func TestTunerSetsTheContainersMemoryLimit(t *testing.T) {
 		t.Logf("the process started with a memory limit of %d", before)
 	}
 }
+
+// TestDeferHoldsTheCollectorOff checks that no collection runs while a
+// deferral lasts and the heap stays under its budget, that one runs near
+// the budget, and that resume restores the percentage and the limit.
+func TestDeferHoldsTheCollectorOff(t *testing.T) {
+	old := debug.SetGCPercent(123)
+	t.Cleanup(func() { debug.SetGCPercent(old) })
+	oldLimit := debug.SetMemoryLimit(1 << 40)
+	t.Cleanup(func() { debug.SetMemoryLimit(oldLimit) })
+	runtime.GC()
+
+	resume := gctune.Defer(512*mib, env(nil))
+	if p := gcPercent(); p != -1 {
+		t.Errorf("percentage while deferred = %d, want -1 (off)", p)
+	}
+	if l := debug.SetMemoryLimit(-1); l != 512*mib {
+		t.Errorf("memory limit while deferred = %d, want the budget %d", l, 512*mib)
+	}
+	cycles := numGC()
+	var garbage []byte
+	for range 8 { // 64 MiB of garbage, far under the budget
+		garbage = make([]byte, 8*mib)
+	}
+	_ = garbage
+	if n := numGC() - cycles; n != 0 {
+		t.Errorf("%d collections ran under the budget while deferred, want none", n)
+	}
+	resume()
+	if p := gcPercent(); p != 123 {
+		t.Errorf("percentage after resume = %d, want 123 (the one Defer found)", p)
+	}
+	if l := debug.SetMemoryLimit(-1); l != 1<<40 {
+		t.Errorf("memory limit after resume = %d, want %d", l, int64(1<<40))
+	}
+}
+
+// TestDeferCollectsNearTheBudget allocates past a small budget while the
+// collector is deferred: the soft limit makes it run.
+func TestDeferCollectsNearTheBudget(t *testing.T) {
+	old := debug.SetGCPercent(100)
+	t.Cleanup(func() { debug.SetGCPercent(old) })
+	runtime.GC()
+	resume := gctune.Defer(64*mib, env(nil))
+	defer resume()
+	cycles := numGC()
+	var garbage []byte
+	for range 32 { // 256 MiB of garbage against a 64 MiB budget
+		garbage = make([]byte, 8*mib)
+	}
+	_ = garbage
+	if numGC() == cycles {
+		t.Error("no collection ran past the budget while deferred")
+	}
+}
+
+// TestDeferLeavesAnOperatorsGOGC checks that GOGC set, or a zero budget,
+// leaves the collector as it is.
+func TestDeferLeavesAnOperatorsGOGC(t *testing.T) {
+	old := debug.SetGCPercent(150)
+	t.Cleanup(func() { debug.SetGCPercent(old) })
+	for _, c := range []struct {
+		budget uint64
+		vars   map[string]string
+	}{{budget: 512 * mib, vars: map[string]string{"GOGC": "200"}}, {budget: 0}} {
+		resume := gctune.Defer(c.budget, env(c.vars))
+		if p := gcPercent(); p != 150 {
+			t.Errorf("Defer(%d, %v): percentage = %d, want 150 untouched", c.budget, c.vars, p)
+		}
+		resume()
+		if p := gcPercent(); p != 150 {
+			t.Errorf("Defer(%d, %v) then resume: percentage = %d, want 150", c.budget, c.vars, p)
+		}
+	}
+}
+
+func numGC() uint32 {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.NumGC
+}
