@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/pdp-sidecar/pdp/internal/config"
+	"github.com/pdp-sidecar/pdp/internal/datagen"
 	"github.com/pdp-sidecar/pdp/internal/pdptest"
 	"github.com/pdp-sidecar/pdp/internal/policy"
 )
@@ -652,4 +653,55 @@ func TestReloadShippedModel(t *testing.T) {
 	if got := srv.Get(t, "/v1/data/extra/reload_probe/probe").JSON(t)["result"]; got != float64(1) {
 		t.Errorf("probe = %v", got)
 	}
+}
+
+// TestChangeDuringFirstBuildIsSeen rewrites a data file while the first
+// snapshot is being built, after the build has read it: the sidecar must
+// serve the new content soon after it starts (it watches the folders from
+// before the build, and rebuilds when a file is newer than the build's
+// start), not the content the build read.
+func TestChangeDuringFirstBuildIsSeen(t *testing.T) {
+	d := datagen.Generate(260, 100, 3) // a build of a few hundred ms
+	dir := t.TempDir()
+	if _, err := d.WriteIn(dir, datagen.FolderLayout); err != nil {
+		t.Fatal(err)
+	}
+	policies := filepath.Join(pdptest.RepoRoot(), "policies")
+	began := time.Now()
+	if _, err := policy.Build(context.Background(), policy.Sources{Policies: os.DirFS(policies), Data: os.DirFS(dir)}); err != nil {
+		t.Fatal(err)
+	}
+	took := time.Since(began)
+
+	// The account's owner becomes its second user, who may then create
+	// workspaces (an owner-only action).
+	acct := &d.Accounts[0]
+	newOwner := acct.UserIDs[1]
+	req := map[string]any{
+		"subject":  map[string]any{"type": "user", "id": newOwner},
+		"action":   map[string]any{"name": "account.create_workspace"},
+		"resource": map[string]any{"type": "account", "id": acct.ID},
+	}
+	acct.Owner = newOwner
+	files, err := d.FilesIn(datagen.FolderLayout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	changed := make(chan error, 1)
+	go func() {
+		// Half-way through a build like the one above: the files are read
+		// in its first fifth.
+		time.Sleep(took / 2)
+		changed <- os.WriteFile(filepath.Join(dir, filepath.FromSlash(files[0].Path)), files[0].Raw, 0o644)
+	}()
+	cfg := pdptest.Config(t)
+	cfg.Data = dir
+	cfg.DecisionCache = 0
+	srv := pdptest.Start(t, cfg)
+	if err := <-changed; err != nil {
+		t.Fatal(err)
+	}
+	pdptest.Eventually(t, 10*time.Second, "the owner changed during the first build", func() bool {
+		return srv.Post(t, "/access/v1/evaluation", req).JSON(t)["decision"] == true
+	})
 }

@@ -44,6 +44,7 @@ type App struct {
 	// reloader and watcher are nil when serving the embedded defaults.
 	reloader *reload.Reloader
 	watcher  *watch.Watcher
+	built    time.Time // when the first build began to read the files
 	metrics  *metrics.Metrics
 	dlog     *decisionlog.Logger
 	gc       *gctune.Tuner
@@ -75,12 +76,35 @@ func Sources(cfg config.Config) (policy.Sources, error) {
 
 // New builds the first snapshot (an error names the broken file), then
 // listens. The returned App serves once Run is called.
-func New(ctx context.Context, cfg config.Config, log *zap.Logger, level zap.AtomicLevel) (*App, error) {
+func New(ctx context.Context, cfg config.Config, log *zap.Logger, level zap.AtomicLevel) (_ *App, err error) {
 	src, err := Sources(cfg)
 	if err != nil {
 		return nil, err
 	}
 	start := time.Now()
+	// The folders are watched from before the first build reads them, so
+	// that a change made while it builds is seen (the reloader builds
+	// again), and setting up the watches (one per folder: a thousand with
+	// one folder per account) overlaps the build.
+	watching := make(chan watched, 1)
+	if cfg.Embedded {
+		watching <- watched{}
+	} else {
+		go func() {
+			w, err := watch.New([]string{cfg.Policies, cfg.Data}, cfg.ReloadDebounce, cfg.ReloadMaxWait, log.Named("watch"))
+			watching <- watched{w, err}
+		}()
+	}
+	watcher := func() (*watch.Watcher, error) {
+		r := <-watching
+		watching <- r
+		return r.w, r.err
+	}
+	defer func() {
+		if w, _ := watcher(); err != nil && w != nil {
+			w.Close()
+		}
+	}()
 	containerLimit := gctune.ContainerMemoryLimit(os.ReadFile)
 	resume := prepareHeap(cfg, dataBytes(src.Data), containerLimit, log)
 	snap, err := policy.Build(ctx, src)
@@ -143,7 +167,7 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger, level zap.Atom
 		zap.Strings("policies", snap.PolicyFiles), zap.Strings("data", snap.DataFiles),
 		zap.Duration("build", time.Since(start)))
 
-	a := &App{cfg: cfg, log: log, level: level, engine: eng, metrics: m, dlog: dlog, gc: gc}
+	a := &App{cfg: cfg, log: log, level: level, engine: eng, metrics: m, dlog: dlog, gc: gc, built: start}
 	var reloadStatus func() reload.Status
 	if !cfg.Embedded {
 		a.reloader = reload.New(reload.Deps{Sources: src, Engine: eng, Log: log, RequireTests: cfg.ReloadRequireTests,
@@ -188,11 +212,8 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger, level zap.Atom
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          zap.NewStdLog(log.Named("http")),
 	}
-	if !cfg.Embedded {
-		a.watcher, err = watch.New([]string{cfg.Policies, cfg.Data}, cfg.ReloadDebounce, cfg.ReloadMaxWait, log.Named("watch"))
-		if err != nil {
-			return nil, err
-		}
+	if a.watcher, err = watcher(); err != nil {
+		return nil, err
 	}
 	if a.ln, err = listen(cfg, log); err != nil {
 		a.closeAll()
@@ -233,6 +254,12 @@ func (a *App) addSide(name, addr string, h http.Handler) error {
 	a.side = append(a.side, sideServer{name, &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}, ln})
 	a.log.Info("serving "+name, zap.String("addr", ln.Addr().String()))
 	return nil
+}
+
+// watched is the outcome of setting up the watches (none when embedded).
+type watched struct {
+	w   *watch.Watcher
+	err error
 }
 
 // SideAddr is where the named side server (metrics, pprof) listens, or "".
@@ -279,6 +306,16 @@ func (a *App) Run(ctx context.Context) error {
 	if a.reloader != nil {
 		g.Go(func() error { return a.watcher.Run(bgCtx) })
 		g.Go(func() error { return a.reloader.Run(bgCtx, a.watcher.Changes()) })
+		g.Go(func() error {
+			// A file changed after the first build read it and before its
+			// folder was watched would otherwise go unnoticed until the
+			// next change.
+			if f := changedSince([]string{a.cfg.Policies, a.cfg.Data}, a.built); f != "" {
+				a.log.Info("a file changed while the first snapshot was built: reloading", zap.String("file", f))
+				a.reloader.Trigger()
+			}
+			return nil
+		})
 		g.Go(func() error {
 			hup := make(chan os.Signal, 1)
 			signal.Notify(hup, syscall.SIGHUP)
