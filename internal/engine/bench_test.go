@@ -13,6 +13,10 @@ package engine_test
 // with the default cache (10,000 entries) on traffic drawn from a pool of
 // 100,000 distinct requests by a Zipf law of exponent 0.8 (datagen.Traffic),
 // and reports the hit rate it saw.
+//
+// The 100k-user snapshot is built on a heap advised for huge pages, as the
+// sidecar builds one that large (internal/app, --huge-pages);
+// PDP_BENCH_HUGE_PAGES=off builds it on ordinary pages.
 
 import (
 	"context"
@@ -26,6 +30,7 @@ import (
 
 	"github.com/pdp-sidecar/pdp/internal/datagen"
 	"github.com/pdp-sidecar/pdp/internal/engine"
+	"github.com/pdp-sidecar/pdp/internal/hugepages"
 	"github.com/pdp-sidecar/pdp/internal/policy"
 )
 
@@ -76,9 +81,15 @@ func fixtures(b *testing.B) []*fixture {
 				return
 			}
 			defer os.RemoveAll(dir) // the snapshot holds everything once built
-			if _, err := f.data.WriteIn(dir, datagen.FolderLayout); err != nil {
+			size, err := f.data.WriteIn(dir, datagen.FolderLayout)
+			if err != nil {
 				f.err = err
 				return
+			}
+			if size >= 4<<20 && os.Getenv("PDP_BENCH_HUGE_PAGES") != "off" {
+				// As the sidecar readies its heap for large data (internal/app):
+				// the snapshot's pages are then huge pages, where Linux allows.
+				_, _ = hugepages.Advise(int(16 * size))
 			}
 			snap, err := policy.Build(context.Background(), policy.Sources{Policies: os.DirFS(policies), Data: os.DirFS(dir)})
 			if err != nil {
