@@ -106,8 +106,12 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger, level zap.Atom
 		}
 	}()
 	containerLimit := gctune.ContainerMemoryLimit(os.ReadFile)
-	resume := prepareHeap(cfg, dataBytes(src.Data), containerLimit, log)
-	snap, err := policy.Build(ctx, src)
+	policyFiles, dataFiles, err := policy.Read(src)
+	if err != nil {
+		return nil, fmt.Errorf("load policies and data: %w", err)
+	}
+	resume := prepareHeap(cfg, policy.Size(dataFiles), containerLimit, log)
+	snap, err := policy.BuildFiles(ctx, policyFiles, dataFiles)
 	resume()
 	if err != nil {
 		return nil, fmt.Errorf("load policies and data: %w", err)

@@ -1,7 +1,6 @@
 package app
 
 import (
-	"io/fs"
 	"os"
 
 	"go.uber.org/zap"
@@ -56,20 +55,4 @@ func prepareHeap(cfg config.Config, data, containerLimit uint64, log *zap.Logger
 		budget = min(budget, containerLimit/10*9)
 	}
 	return gctune.Defer(budget, os.Getenv)
-}
-
-// dataBytes is the size of the files below fsys, 0 when it cannot be
-// walked (the build then says what is wrong).
-func dataBytes(fsys fs.FS) uint64 {
-	var n uint64
-	_ = fs.WalkDir(fsys, ".", func(_ string, d fs.DirEntry, err error) error {
-		if err != nil || !d.Type().IsRegular() {
-			return nil
-		}
-		if info, err := d.Info(); err == nil {
-			n += uint64(info.Size())
-		}
-		return nil
-	})
-	return n
 }

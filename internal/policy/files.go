@@ -98,3 +98,12 @@ func Paths(files []File) []string {
 	}
 	return out
 }
+
+// Size is the bytes of files together.
+func Size(files []File) uint64 {
+	var n uint64
+	for _, f := range files {
+		n += uint64(len(f.Raw))
+	}
+	return n
+}

@@ -96,15 +96,23 @@ type Snapshot struct {
 // Build reads both trees and returns a new snapshot, or an error naming the
 // file (and line or JSON path) of every problem found.
 func Build(ctx context.Context, src Sources) (*Snapshot, error) {
-	policyFiles, err := readTree(src.Policies, isRego)
+	policyFiles, dataFiles, err := Read(src)
 	if err != nil {
-		return nil, fmt.Errorf("read policies: %w", err)
-	}
-	dataFiles, err := readTree(src.Data, isData)
-	if err != nil {
-		return nil, fmt.Errorf("read data: %w", err)
+		return nil, err
 	}
 	return BuildFiles(ctx, policyFiles, dataFiles)
+}
+
+// Read reads the policy files (*.rego) and the role data files of src, what
+// Build reads.
+func Read(src Sources) (policyFiles, dataFiles []File, err error) {
+	if policyFiles, err = readTree(src.Policies, isRego); err != nil {
+		return nil, nil, fmt.Errorf("read policies: %w", err)
+	}
+	if dataFiles, err = readTree(src.Data, isData); err != nil {
+		return nil, nil, fmt.Errorf("read data: %w", err)
+	}
+	return policyFiles, dataFiles, nil
 }
 
 // BuildFiles is Build on files already read.
