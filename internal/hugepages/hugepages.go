@@ -19,6 +19,9 @@ package hugepages
 
 import "runtime/debug"
 
+// overcommitPath is Linux's overcommit policy (a variable for tests).
+var overcommitPath = "/proc/sys/vm/overcommit_memory"
+
 // Advise grows the heap's mapping by size bytes and asks for huge pages on
 // them. It returns the bytes advised: 0 on other systems or when the
 // kernel refuses (err says why; a kernel without transparent huge pages
@@ -26,9 +29,16 @@ import "runtime/debug"
 // pages to the OS: untouched, they held no memory, and so they count
 // against no memory limit either (Go counts free pages it has not
 // returned); the mapping, and the advice, stay.
+//
+// Under strict overcommit (Linux's vm.overcommit_memory 2) it does nothing:
+// there the large object's address space would be committed memory, and
+// a process that fits without the advice might not fit with it.
 func Advise(size int) (int, error) {
 	if size <= 0 {
 		return 0, nil
+	}
+	if err := canReserve(); err != nil {
+		return 0, err
 	}
 	b := make([]byte, size)
 	n, err := advise(b)

@@ -3,6 +3,7 @@ package hugepages_test
 import (
 	"bufio"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -104,4 +105,36 @@ func inAdvised(t *testing.T, p *byte) bool {
 		}
 	}
 	return false
+}
+
+// TestAdviseRefusesStrictOvercommit: with vm.overcommit_memory 2 the
+// address space Advise would reserve is committed memory, so it does
+// nothing and says why.
+func TestAdviseRefusesStrictOvercommit(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the overcommit policy is Linux's")
+	}
+	policy := filepath.Join(t.TempDir(), "overcommit_memory")
+	if err := os.WriteFile(policy, []byte("2\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	defer hugepages.SetOvercommitPath(policy)()
+	before := advisedBytes(t)
+	n, err := hugepages.Advise(64 << 20)
+	if n != 0 || err == nil || !strings.Contains(err.Error(), "overcommit") {
+		t.Errorf("Advise under strict overcommit = %d, %v; want 0 and an error naming the overcommit policy", n, err)
+	}
+	if got := advisedBytes(t) - before; got > 0 {
+		t.Errorf("advised mappings grew by %d bytes under strict overcommit", got)
+	}
+	// The heuristic policy (0) lets it advise.
+	if err := os.WriteFile(policy, []byte("0\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat("/sys/kernel/mm/transparent_hugepage/enabled"); err != nil {
+		return
+	}
+	if n, err := hugepages.Advise(8 << 20); n != 8<<20 || err != nil {
+		t.Errorf("Advise under overcommit policy 0 = %d, %v; want %d, nil", n, err, 8<<20)
+	}
 }
