@@ -313,7 +313,11 @@ func (a *App) Run(ctx context.Context) error {
 		g.Go(func() error {
 			// A file changed after the first build read it and before its
 			// folder was watched would otherwise go unnoticed until the
-			// next change.
+			// next change. File times come from the kernel's coarse clock
+			// (a tick behind at most), so a change in the first tick after
+			// the build began can still be missed: the build has rarely
+			// read anything by then. A margin would make every start just
+			// after files were written rebuild for nothing.
 			if f := changedSince([]string{a.cfg.Policies, a.cfg.Data}, a.built); f != "" {
 				a.log.Info("a file changed while the first snapshot was built: reloading", zap.String("file", f))
 				a.reloader.Trigger()
