@@ -658,8 +658,8 @@ func TestReloadShippedModel(t *testing.T) {
 // TestChangeDuringFirstBuildIsSeen rewrites a data file while the first
 // snapshot is being built, after the build has read it: the sidecar must
 // serve the new content soon after it starts (it watches the folders from
-// before the build, and rebuilds when a file is newer than the build's
-// start), not the content the build read.
+// before the build, and compares the files with what serves once the
+// watches are in place), not the content the build read.
 func TestChangeDuringFirstBuildIsSeen(t *testing.T) {
 	d := datagen.Generate(260, 100, 3) // a build of a few hundred ms
 	dir := t.TempDir()
@@ -692,7 +692,13 @@ func TestChangeDuringFirstBuildIsSeen(t *testing.T) {
 		// Half-way through a build like the one above: the files are read
 		// in its first fifth.
 		time.Sleep(took / 2)
-		changed <- os.WriteFile(filepath.Join(dir, filepath.FromSlash(files[0].Path)), files[0].Raw, 0o644)
+		// Written aside and renamed over: the build never reads half a file.
+		p := filepath.Join(dir, filepath.FromSlash(files[0].Path))
+		if err := os.WriteFile(p+".new", files[0].Raw, 0o644); err != nil {
+			changed <- err
+			return
+		}
+		changed <- os.Rename(p+".new", p)
 	}()
 	cfg := pdptest.Config(t)
 	cfg.Data = dir

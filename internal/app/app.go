@@ -44,7 +44,7 @@ type App struct {
 	// reloader and watcher are nil when serving the embedded defaults.
 	reloader *reload.Reloader
 	watcher  *watch.Watcher
-	built    time.Time // when the first build began to read the files
+	src      policy.Sources
 	metrics  *metrics.Metrics
 	dlog     *decisionlog.Logger
 	gc       *gctune.Tuner
@@ -110,9 +110,9 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger, level zap.Atom
 	if err != nil {
 		return nil, fmt.Errorf("load policies and data: %w", err)
 	}
-	resume := prepareHeap(cfg, policy.Size(dataFiles), containerLimit, log)
+	heapReady := prepareHeap(cfg, policy.Size(dataFiles), containerLimit, log)
 	snap, err := policy.BuildFiles(ctx, policyFiles, dataFiles)
-	resume()
+	heapReady()
 	if err != nil {
 		return nil, fmt.Errorf("load policies and data: %w", err)
 	}
@@ -171,7 +171,7 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger, level zap.Atom
 		zap.Strings("policies", snap.PolicyFiles), zap.Strings("data", snap.DataFiles),
 		zap.Duration("build", time.Since(start)))
 
-	a := &App{cfg: cfg, log: log, level: level, engine: eng, metrics: m, dlog: dlog, gc: gc, built: start}
+	a := &App{cfg: cfg, log: log, level: level, engine: eng, metrics: m, dlog: dlog, gc: gc, src: src}
 	var reloadStatus func() reload.Status
 	if !cfg.Embedded {
 		a.reloader = reload.New(reload.Deps{Sources: src, Engine: eng, Log: log, RequireTests: cfg.ReloadRequireTests,
@@ -313,13 +313,10 @@ func (a *App) Run(ctx context.Context) error {
 		g.Go(func() error {
 			// A file changed after the first build read it and before its
 			// folder was watched would otherwise go unnoticed until the
-			// next change. File times come from the kernel's coarse clock
-			// (a tick behind at most), so a change in the first tick after
-			// the build began can still be missed: the build has rarely
-			// read anything by then. A margin would make every start just
-			// after files were written rebuild for nothing.
-			if f := changedSince([]string{a.cfg.Policies, a.cfg.Data}, a.built); f != "" {
-				a.log.Info("a file changed while the first snapshot was built: reloading", zap.String("file", f))
+			// next change: what is on disk now is compared with what
+			// serves, once the watches are in place.
+			if changed, err := changedOnDisk(a.src, a.engine.Snapshot().Revision); err == nil && changed {
+				a.log.Info("the files changed while the first snapshot was built: reloading")
 				a.reloader.Trigger()
 			}
 			return nil

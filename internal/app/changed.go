@@ -1,30 +1,14 @@
 package app
 
-import (
-	"io/fs"
-	"os"
-	"path/filepath"
-	"time"
-)
+import "github.com/pdp-sidecar/pdp/internal/policy"
 
-// changedSince returns a file below dirs (symbolic links followed, as the
-// build follows them) modified at or after t, or "" when there is none.
-func changedSince(dirs []string, t time.Time) string {
-	for _, dir := range dirs {
-		found := ""
-		_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-			if err != nil || d.IsDir() {
-				return nil
-			}
-			if st, err := os.Stat(p); err == nil && !st.ModTime().Before(t) {
-				found = p
-				return fs.SkipAll
-			}
-			return nil
-		})
-		if found != "" {
-			return found
-		}
+// changedOnDisk reads src as a build would and says whether its files are
+// no longer those of revision (added, removed or rewritten). An error is
+// what reading failed on: the watcher and the next reload will say more.
+func changedOnDisk(src policy.Sources, revision string) (bool, error) {
+	policyFiles, dataFiles, err := policy.Read(src)
+	if err != nil {
+		return false, err
 	}
-	return ""
+	return policy.Revision(policyFiles, dataFiles) != revision, nil
 }

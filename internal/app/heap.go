@@ -1,7 +1,9 @@
 package app
 
 import (
+	"math"
 	"os"
+	"runtime/metrics"
 
 	"go.uber.org/zap"
 
@@ -25,34 +27,57 @@ const (
 	// collector off only left its garbage in the idle RSS (+3 MiB with the
 	// shipped data).
 	largeData = 4 << 20
-	// hugePagesMax bounds the address space advised.
-	hugePagesMax = 4 << 30
 )
 
 // prepareHeap readies the heap for the first build of a snapshot of data
 // bytes of role data, when that is largeData or more: huge pages for what
 // it fills (--huge-pages) and the collector held off until the returned
-// resume is called (see gctune.Defer; not with --gc-headroom 0 or GOGC
-// set, which leave the collector alone).
-func prepareHeap(cfg config.Config, data, containerLimit uint64, log *zap.Logger) (resume func()) {
+// done is called (see gctune.Defer; not with --gc-headroom 0 or
+// GOGC set, which leave the collector alone), which also withdraws the
+// advice.
+func prepareHeap(cfg config.Config, data, containerLimit uint64, log *zap.Logger) (done func()) {
 	if data < largeData {
 		return func() {}
 	}
 	estimate := buildFactor * data
+	var advice hugepages.Advice
 	if cfg.HugePages {
-		n, err := hugepages.Advise(int(min(estimate, hugePagesMax)))
-		if err != nil {
-			log.Warn("no huge pages for the heap", zap.Error(err))
-		} else if n > 0 {
-			log.Debug("huge pages advised for the heap", zap.Int("bytes", n))
+		var err error
+		// min against MaxInt32 first: an int may be 32 bits.
+		if advice, err = hugepages.Advise(int(min(estimate, math.MaxInt32))); err != nil {
+			log.Info("no huge pages for the heap", zap.Error(err))
+		} else if advice.Size() > 0 {
+			log.Debug("huge pages advised for the heap", zap.Int("bytes", advice.Size()))
 		}
 	}
-	if cfg.GCHeadroomMiB == 0 {
-		return func() {}
+	cycles := gcCycles()
+	resume := func() {}
+	if cfg.GCHeadroomMiB > 0 {
+		budget := buildSlack + estimate
+		if containerLimit > 0 {
+			budget = min(budget, containerLimit/10*9)
+		}
+		resume = gctune.Defer(budget, os.Getenv)
 	}
-	budget := buildSlack + estimate
-	if containerLimit > 0 {
-		budget = min(budget, containerLimit/10*9)
+	return func() {
+		resume()
+		log.Debug("first build done", zap.Uint64("collections", gcCycles()-cycles))
+		// Left in place, the advice lets the kernel refill whole huge pages
+		// over memory the runtime has returned (see internal/hugepages).
+		if err := advice.Withdraw(); err != nil {
+			log.Warn("the huge page advice could not be withdrawn", zap.Error(err))
+		} else if advice.Size() > 0 {
+			log.Debug("huge page advice withdrawn", zap.Int("bytes", advice.Size()))
+		}
 	}
-	return gctune.Defer(budget, os.Getenv)
+}
+
+// gcCycles is the number of collections so far.
+func gcCycles() uint64 {
+	s := []metrics.Sample{{Name: "/gc/cycles/total:gc-cycles"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindUint64 {
+		return 0
+	}
+	return s[0].Value.Uint64()
 }

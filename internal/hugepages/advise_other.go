@@ -2,6 +2,16 @@
 
 package hugepages
 
-func canReserve() error { return nil }
+import (
+	"errors"
+	"runtime"
+)
 
-func advise([]byte) (int, error) { return 0, nil }
+func reservable() (int, error) {
+	return 0, errors.New("transparent huge pages are Linux's, not " + runtime.GOOS + "'s")
+}
+
+func advise([]byte) (Advice, error) { return Advice{}, nil }
+
+// Withdraw does nothing: nothing was advised.
+func (a Advice) Withdraw() error { return nil }

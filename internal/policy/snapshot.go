@@ -446,6 +446,10 @@ func stringSet(v any) ([]string, error) {
 }
 
 // revision is sha256 over the sorted paths and contents of every file read.
+// Revision is the revision of a snapshot built from these files (what
+// Build reads): "sha256:" and the hash of their paths and contents.
+func Revision(policyFiles, dataFiles []File) string { return revision(policyFiles, dataFiles) }
+
 func revision(policyFiles, dataFiles []File) string {
 	h := sha256.New()
 	for _, set := range []struct {
