@@ -19,10 +19,31 @@ type File struct {
 const maxDepth = 32
 
 // readTree returns every regular file below fsys's root whose name keep
-// accepts, sorted by path. Names starting with "." are skipped (a ConfigMap's
-// "..data" and "..2026_…" folders among them); symlinks are followed, so a
-// ConfigMap mount's top-level links load each file once.
+// accepts, sorted by path (listTree's files, read).
 func readTree(fsys fs.FS, keep func(name string) bool) ([]File, error) {
+	files, err := listTree(fsys, keep)
+	if err != nil {
+		return nil, err
+	}
+	// Read in parallel: a large data tree is a thousand small files.
+	failed := make([]error, len(files))
+	parallelWith(len(files), func() struct{} { return struct{}{} }, func(_ struct{}, i int) {
+		files[i].Raw, failed[i] = fs.ReadFile(fsys, files[i].Path)
+	})
+	for _, err := range failed {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return files, nil
+}
+
+// listTree returns the paths (no contents) of every regular file below
+// fsys's root whose name keep accepts, sorted. Names starting with "." are
+// skipped (a ConfigMap's "..data" and "..2026_…" folders among them);
+// symlinks are followed, so a ConfigMap mount's top-level links load each
+// file once.
+func listTree(fsys fs.FS, keep func(name string) bool) ([]File, error) {
 	var files []File
 	var walk func(dir string, depth int) error
 	walk = func(dir string, depth int) error {
@@ -63,16 +84,6 @@ func readTree(fsys fs.FS, keep func(name string) bool) ([]File, error) {
 	}
 	if err := walk(".", 0); err != nil {
 		return nil, err
-	}
-	// Read in parallel: a large data tree is a thousand small files.
-	failed := make([]error, len(files))
-	parallelWith(len(files), func() struct{} { return struct{}{} }, func(_ struct{}, i int) {
-		files[i].Raw, failed[i] = fs.ReadFile(fsys, files[i].Path)
-	})
-	for _, err := range failed {
-		if err != nil {
-			return nil, err
-		}
 	}
 	sort.Slice(files, func(i, j int) bool { return files[i].Path < files[j].Path })
 	return files, nil

@@ -5,11 +5,13 @@
 package policy
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io/fs"
 	"runtime"
 	"slices"
@@ -446,9 +448,42 @@ func stringSet(v any) ([]string, error) {
 }
 
 // revision is sha256 over the sorted paths and contents of every file read.
-// Revision is the revision of a snapshot built from these files (what
-// Build reads): "sha256:" and the hash of their paths and contents.
-func Revision(policyFiles, dataFiles []File) string { return revision(policyFiles, dataFiles) }
+// RevisionOf is the revision a snapshot built from src now would have,
+// computed one file at a time: it holds no more than one file's bytes, so
+// checking whether the files changed leaves no garbage the size of the
+// data behind.
+func RevisionOf(src Sources) (string, error) {
+	h := sha256.New()
+	var buf bytes.Buffer
+	for _, tree := range []struct {
+		prefix string
+		fsys   fs.FS
+		keep   func(string) bool
+	}{{"policies/", src.Policies, isRego}, {"data/", src.Data, isData}} {
+		files, err := listTree(tree.fsys, tree.keep)
+		if err != nil {
+			return "", err
+		}
+		for _, f := range files {
+			buf.Reset()
+			if err := readInto(&buf, tree.fsys, f.Path); err != nil {
+				return "", err
+			}
+			writeRevision(h, tree.prefix, f.Path, buf.Bytes())
+		}
+	}
+	return "sha256:" + hex.EncodeToString(h.Sum(nil)), nil
+}
+
+func readInto(buf *bytes.Buffer, fsys fs.FS, name string) error {
+	f, err := fsys.Open(name)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = buf.ReadFrom(f)
+	return err
+}
 
 func revision(policyFiles, dataFiles []File) string {
 	h := sha256.New()
@@ -457,11 +492,16 @@ func revision(policyFiles, dataFiles []File) string {
 		files  []File
 	}{{"policies/", policyFiles}, {"data/", dataFiles}} {
 		for _, f := range set.files {
-			fmt.Fprintf(h, "%s%s\x00%d\x00", set.prefix, f.Path, len(f.Raw))
-			h.Write(f.Raw)
+			writeRevision(h, set.prefix, f.Path, f.Raw)
 		}
 	}
 	return "sha256:" + hex.EncodeToString(h.Sum(nil))
+}
+
+// writeRevision adds one file to a revision's hash.
+func writeRevision(h hash.Hash, prefix, path string, raw []byte) {
+	fmt.Fprintf(h, "%s%s\x00%d\x00", prefix, path, len(raw))
+	h.Write(raw)
 }
 
 // dataQueryCache holds prepared queries for /v1/data paths. It is bounded so
