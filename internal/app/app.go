@@ -217,6 +217,7 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger, level zap.Atom
 		ErrorLog:          zap.NewStdLog(log.Named("http")),
 	}
 	if a.watcher, err = watcher(); err != nil {
+		a.closeAll()
 		return nil, err
 	}
 	if a.ln, err = listen(cfg, log); err != nil {
