@@ -7,7 +7,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime/debug"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -314,30 +313,12 @@ func TestLargeDataStartup(t *testing.T) {
 }
 
 // largestVMFlag is the size of this process's largest mapping whose VmFlags
-// (in /proc/self/smaps) hold flag; 0 where there is no such file.
+// hold flag.
 func largestVMFlag(t *testing.T, flag string) int64 {
-	t.Helper()
-	b, err := os.ReadFile("/proc/self/smaps")
-	if err != nil {
-		return 0
-	}
-	var n, size int64
-	for line := range strings.Lines(string(b)) {
-		if flags, ok := strings.CutPrefix(line, "VmFlags:"); ok {
-			if strings.Contains(" "+strings.TrimSpace(flags)+" ", " "+flag+" ") {
-				n = max(n, size)
-			}
-			continue
-		}
-		rng, _, _ := strings.Cut(line, " ")
-		lo, hi, ok := strings.Cut(rng, "-")
-		if !ok {
-			continue
-		}
-		start, err1 := strconv.ParseUint(lo, 16, 64)
-		end, err2 := strconv.ParseUint(hi, 16, 64)
-		if err1 == nil && err2 == nil {
-			size = int64(end - start)
+	var n int64
+	for _, m := range pdptest.Mappings(t) {
+		if m.Has(flag) {
+			n = max(n, int64(m.End-m.Start))
 		}
 	}
 	return n

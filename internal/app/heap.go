@@ -3,7 +3,6 @@ package app
 import (
 	"math"
 	"os"
-	"runtime/metrics"
 
 	"go.uber.org/zap"
 
@@ -50,7 +49,7 @@ func prepareHeap(cfg config.Config, data, containerLimit uint64, log *zap.Logger
 			log.Debug("huge pages advised for the heap", zap.Int("bytes", advice.Size()))
 		}
 	}
-	cycles := gcCycles()
+	cycles := gctune.Cycles()
 	resume := func() {}
 	if cfg.GCHeadroomMiB > 0 {
 		budget := buildSlack + estimate
@@ -61,7 +60,7 @@ func prepareHeap(cfg config.Config, data, containerLimit uint64, log *zap.Logger
 	}
 	return func() {
 		resume()
-		log.Debug("first build done", zap.Uint64("collections", gcCycles()-cycles))
+		log.Debug("first build done", zap.Uint64("collections", gctune.Cycles()-cycles))
 		// Left in place, the advice lets the kernel refill whole huge pages
 		// over memory the runtime has returned (see internal/hugepages).
 		if err := advice.Withdraw(); err != nil {
@@ -70,14 +69,4 @@ func prepareHeap(cfg config.Config, data, containerLimit uint64, log *zap.Logger
 			log.Debug("huge page advice withdrawn", zap.Int("bytes", advice.Size()))
 		}
 	}
-}
-
-// gcCycles is the number of collections so far.
-func gcCycles() uint64 {
-	s := []metrics.Sample{{Name: "/gc/cycles/total:gc-cycles"}}
-	metrics.Read(s)
-	if s[0].Value.Kind() != metrics.KindUint64 {
-		return 0
-	}
-	return s[0].Value.Uint64()
 }

@@ -61,6 +61,16 @@ func LiveHeap() uint64 {
 	return s[0].Value.Uint64()
 }
 
+// Cycles is the number of collections so far.
+func Cycles() uint64 {
+	s := []metrics.Sample{{Name: "/gc/cycles/total:gc-cycles"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindUint64 {
+		return 0
+	}
+	return s[0].Value.Uint64()
+}
+
 // Tuner sets the GOGC percentage after every collection. Create it with
 // Start; the zero value is not usable.
 type Tuner struct {

@@ -1,7 +1,6 @@
 package hugepages_test
 
 import (
-	"bufio"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -12,6 +11,7 @@ import (
 	"unsafe"
 
 	"github.com/pdp-sidecar/pdp/internal/hugepages"
+	"github.com/pdp-sidecar/pdp/internal/pdptest"
 )
 
 // host writes the host settings Advise reads to files of the test's and
@@ -119,51 +119,12 @@ func TestAdviseNothing(t *testing.T) {
 	}
 }
 
-// mapping is one entry of /proc/self/smaps.
-type mapping struct {
-	start, end uintptr
-	flags      string // VmFlags, with a space at each end
-}
-
-func mappings(t *testing.T) []mapping {
-	t.Helper()
-	f, err := os.Open("/proc/self/smaps")
-	if err != nil {
-		t.Skipf("cannot read /proc/self/smaps: %v", err)
-	}
-	defer f.Close()
-	var out []mapping
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := sc.Text()
-		if flags, ok := strings.CutPrefix(line, "VmFlags:"); ok && len(out) > 0 {
-			out[len(out)-1].flags = " " + strings.TrimSpace(flags) + " "
-			continue
-		}
-		rng, _, _ := strings.Cut(line, " ")
-		lo, hi, ok := strings.Cut(rng, "-")
-		if !ok {
-			continue
-		}
-		start, err1 := strconv.ParseUint(lo, 16, 64)
-		end, err2 := strconv.ParseUint(hi, 16, 64)
-		if err1 != nil || err2 != nil {
-			continue
-		}
-		out = append(out, mapping{start: uintptr(start), end: uintptr(end)})
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
 // flagged is the bytes of the mappings whose VmFlags hold flag.
 func flagged(t *testing.T, flag string) int {
 	n := 0
-	for _, m := range mappings(t) {
-		if strings.Contains(m.flags, " "+flag+" ") {
-			n += int(m.end - m.start)
+	for _, m := range pdptest.Mappings(t) {
+		if m.Has(flag) {
+			n += int(m.End - m.Start)
 		}
 	}
 	return n
@@ -171,9 +132,9 @@ func flagged(t *testing.T, flag string) int {
 
 // has says whether the mapping holding a has flag.
 func has(t *testing.T, a uintptr, flag string) bool {
-	for _, m := range mappings(t) {
-		if m.start <= a && a < m.end {
-			return strings.Contains(m.flags, " "+flag+" ")
+	for _, m := range pdptest.Mappings(t) {
+		if m.Start <= a && a < m.End {
+			return m.Has(flag)
 		}
 	}
 	return false
