@@ -52,18 +52,14 @@ func Percent(live, headroom uint64) int {
 }
 
 // LiveHeap is the heap the last collection found reachable, in bytes.
-func LiveHeap() uint64 {
-	s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
-	metrics.Read(s)
-	if s[0].Value.Kind() != metrics.KindUint64 {
-		return 0
-	}
-	return s[0].Value.Uint64()
-}
+func LiveHeap() uint64 { return runtimeMetric("/gc/heap/live:bytes") }
 
 // Cycles is the number of collections so far.
-func Cycles() uint64 {
-	s := []metrics.Sample{{Name: "/gc/cycles/total:gc-cycles"}}
+func Cycles() uint64 { return runtimeMetric("/gc/cycles/total:gc-cycles") }
+
+// runtimeMetric reads one of the runtime's counters (0 if it has none).
+func runtimeMetric(name string) uint64 {
+	s := []metrics.Sample{{Name: name}}
 	metrics.Read(s)
 	if s[0].Value.Kind() != metrics.KindUint64 {
 		return 0
