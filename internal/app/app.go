@@ -15,6 +15,7 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -86,23 +87,20 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger, level zap.Atom
 	// that a change made while it builds is seen (the reloader builds
 	// again), and setting up the watches (one per folder: a thousand with
 	// one folder per account) overlaps the build.
-	watching := make(chan watched, 1)
-	if cfg.Embedded {
-		watching <- watched{}
-	} else {
-		go func() {
-			w, err := watch.New([]string{cfg.Policies, cfg.Data}, cfg.ReloadDebounce, cfg.ReloadMaxWait, log.Named("watch"))
-			watching <- watched{w, err}
-		}()
-	}
-	watcher := func() (*watch.Watcher, error) {
-		r := <-watching
-		watching <- r
-		return r.w, r.err
+	var (
+		watching sync.WaitGroup
+		watcher  *watch.Watcher // nil when embedded
+		watchErr error
+	)
+	if !cfg.Embedded {
+		watching.Go(func() {
+			watcher, watchErr = watch.New([]string{cfg.Policies, cfg.Data}, cfg.ReloadDebounce, cfg.ReloadMaxWait, log.Named("watch"))
+		})
 	}
 	defer func() {
-		if w, _ := watcher(); err != nil && w != nil {
-			w.Close()
+		watching.Wait()
+		if err != nil && watcher != nil {
+			watcher.Close()
 		}
 	}()
 	containerLimit := gctune.ContainerMemoryLimit(os.ReadFile)
@@ -216,7 +214,8 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger, level zap.Atom
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          zap.NewStdLog(log.Named("http")),
 	}
-	if a.watcher, err = watcher(); err != nil {
+	watching.Wait()
+	if a.watcher, err = watcher, watchErr; err != nil {
 		a.closeAll()
 		return nil, err
 	}
@@ -259,12 +258,6 @@ func (a *App) addSide(name, addr string, h http.Handler) error {
 	a.side = append(a.side, sideServer{name, &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}, ln})
 	a.log.Info("serving "+name, zap.String("addr", ln.Addr().String()))
 	return nil
-}
-
-// watched is the outcome of setting up the watches (none when embedded).
-type watched struct {
-	w   *watch.Watcher
-	err error
 }
 
 // SideAddr is where the named side server (metrics, pprof) listens, or "".
