@@ -94,7 +94,7 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (Config, 
 	fs.IntVar(&c.MaxBatch, "max-batch", c.MaxBatch, "most items in one /access/v1/evaluations request")
 	fs.IntVar(&c.DecisionCache, "decision-cache", c.DecisionCache, "decisions kept per policy revision, keyed by the complete input (0: off)")
 	fs.IntVar(&c.GCHeadroomMiB, "gc-headroom", c.GCHeadroomMiB, "`MiB` the heap may grow beyond the live heap before the garbage collector runs (never less than Go's GOGC=100; 0, or the GOGC variable set, leaves the collector alone)")
-	fs.BoolVar(&c.HugePages, "huge-pages", c.HugePages, "on Linux, ask for transparent huge pages for the heap a large role data set fills (role data of 4 MiB or more): fewer page faults while loading it, fewer TLB misses reading it")
+	fs.BoolVar(&c.HugePages, "huge-pages", c.HugePages, "on Linux, ask for transparent huge pages for the heap the first build of a large role data set (4 MiB or more) fills, for that build only: fewer page faults while loading it, fewer TLB misses reading it")
 	fs.StringVar(&c.Evaluator, "evaluator", c.Evaluator, "what evaluates the decision rule: vm (its compiled plan; a policy the vm cannot run stays on OPA's evaluator) or topdown (OPA's evaluator)")
 	fs.DurationVar(&c.DecisionTimeout, "decision-timeout", c.DecisionTimeout, "deny a decision that takes longer")
 	fs.DurationVar(&c.RequestTimeout, "request-timeout", c.RequestTimeout, "longest a whole request (a batch, a search) may take: batch items not decided by then are denied, a search fails")
