@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/metrics"
 	"slices"
 	"strings"
 	"sync"
@@ -710,4 +711,58 @@ func TestChangeDuringFirstBuildIsSeen(t *testing.T) {
 	pdptest.Eventually(t, 10*time.Second, "the owner changed during the first build", func() bool {
 		return srv.Post(t, "/access/v1/evaluation", req).JSON(t)["decision"] == true
 	})
+}
+
+// TestReloadReleasesTheSnapshotItLeftOver reloads an idle sidecar holding a
+// large snapshot, once with the files unchanged (SIGHUP) and once after a
+// change: a few seconds after each, the heap must hold one snapshot, not
+// the one the reload built or replaced as well, without any allocation or
+// collection of the test's to bring that about.
+func TestReloadReleasesTheSnapshotItLeftOver(t *testing.T) {
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGHUP) // see TestReloadSIGHUPAndNoOp
+	d := datagen.Generate(260, 100, 3)
+	dir := t.TempDir()
+	size, err := d.WriteIn(dir, datagen.FolderLayout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := pdptest.Config(t)
+	cfg.Data = dir
+	srv := pdptest.Start(t, cfg)
+	time.Sleep(2 * time.Second) // the collection after the first build
+	before := heapObjects()
+	snapshot := 6 * uint64(size) // a snapshot keeps about seven times its data's bytes
+	settled := func(what string) {
+		t.Helper()
+		pdptest.Eventually(t, 10*time.Second, what+": a heap of one snapshot", func() bool {
+			return heapObjects() < before+snapshot/2
+		})
+	}
+
+	reloads := getStatus(t, srv).ReloadsOK
+	check(t, syscall.Kill(os.Getpid(), syscall.SIGHUP))
+	pdptest.Eventually(t, 10*time.Second, "the reload on SIGHUP", func() bool {
+		st := getStatus(t, srv)
+		return st.LastReload != nil && st.ReloadsOK > reloads
+	})
+	settled("after a reload of unchanged files")
+
+	rev := getStatus(t, srv).Revision
+	d.Accounts[0].Name = "renamed"
+	files, err := d.FilesIn(datagen.FolderLayout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, filepath.FromSlash(files[0].Path))
+	check(t, os.WriteFile(p+".new", files[0].Raw, 0o644))
+	check(t, os.Rename(p+".new", p))
+	pdptest.Eventually(t, 10*time.Second, "the reload of the change", func() bool { return getStatus(t, srv).Revision != rev })
+	settled("after a reload of a change")
+}
+
+// heapObjects is the bytes of the heap's objects, live or not yet collected.
+func heapObjects() uint64 {
+	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
 }

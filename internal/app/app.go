@@ -13,6 +13,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -180,8 +181,16 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger, level zap.Atom
 				}
 				if outcome == metrics.ReloadOK {
 					warnUnfolded(log, eng)
-					go debug.FreeOSMemory()
 				}
+				// Every reload built a whole snapshot, and one is garbage
+				// now or soon: the one built, when the files were unchanged
+				// or broken; the previous one, once the reloader and the
+				// requests in flight let it go. An idle sidecar would keep
+				// it until enough allocation brought a collection (at 100k
+				// users, 224 MiB after one reload and 346 MiB after two,
+				// against 116): a moment later, collect it and return its
+				// memory.
+				time.AfterFunc(releaseDelay, releaseMemory)
 			}})
 		reloadStatus = a.reloader.Status
 	}
@@ -258,6 +267,21 @@ func (a *App) addSide(name, addr string, h http.Handler) error {
 	a.side = append(a.side, sideServer{name, &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}, ln})
 	a.log.Info("serving "+name, zap.String("addr", ln.Addr().String()))
 	return nil
+}
+
+// releaseDelay is how long after a reload the snapshot it left over is
+// collected and its memory returned: longer than a decision, a batch or a
+// search usually takes.
+const releaseDelay = time.Second
+
+// releaseMemory collects twice, then returns the free memory to the OS.
+// Once is not enough after a build: what OPA's evaluator pooled while
+// validating and preparing (sync.Pools, which a collection only empties
+// into a victim cache that the next one drops) still reaches the data of
+// the snapshot that build made.
+func releaseMemory() {
+	runtime.GC()
+	debug.FreeOSMemory()
 }
 
 // SideAddr is where the named side server (metrics, pprof) listens, or "".

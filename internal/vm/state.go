@@ -95,13 +95,19 @@ func putState(st *state) {
 		st.memo[i] = memoEntry{}
 	}
 	st.touched = st.touched[:0]
-	clear(st.dirty) // left by a failed fold
+	// Cleared to their capacity, not their length: what a pooled state
+	// keeps past the length (a finished scan's source, an earlier call's
+	// third argument) would keep a snapshot's data alive after a reload,
+	// until two collections had emptied the pool.
+	clear(st.dirty[:cap(st.dirty)]) // left by a failed fold
 	st.dirty = st.dirty[:0]
 	st.folding = false
-	clear(st.scans) // left by a failed evaluation
+	clear(st.scans[:cap(st.scans)])
 	st.scans = st.scans[:0]
-	clear(st.results)
+	clear(st.results[:cap(st.results)])
 	st.results = st.results[:0]
+	clear(st.args[:cap(st.args)])
+	st.args = st.args[:0]
 	clear(st.stack) // frames left by a failed evaluation; popped frames were cleared by free
 	st.stack = st.stack[:0]
 	st.prog, st.ctx, st.retval, st.out, st.steps, st.limit, st.deadline, st.folded = nil, nil, nil, nil, 0, 0, time.Time{}, nil
