@@ -447,7 +447,6 @@ func stringSet(v any) ([]string, error) {
 	return out, nil
 }
 
-// revision is sha256 over the sorted paths and contents of every file read.
 // RevisionOf is the revision a snapshot built from src now would have,
 // computed one file at a time: it holds no more than one file's bytes, so
 // checking whether the files changed leaves no garbage the size of the
@@ -485,6 +484,7 @@ func readInto(buf *bytes.Buffer, fsys fs.FS, name string) error {
 	return err
 }
 
+// revision is sha256 over the sorted paths and contents of every file read.
 func revision(policyFiles, dataFiles []File) string {
 	h := sha256.New()
 	for _, set := range []struct {
