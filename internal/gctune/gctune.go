@@ -207,10 +207,8 @@ func Defer(budget uint64, getenv func(string) string) (resume func()) {
 	if budget == 0 || getenv("GOGC") != "" {
 		return func() {}
 	}
-	limit := debug.SetMemoryLimit(-1) // -1 reads it
-	previousLimit := limit
-	limit = min(limit, int64(min(budget, math.MaxInt64)))
-	debug.SetMemoryLimit(limit)
+	previousLimit := debug.SetMemoryLimit(-1) // -1 reads it
+	debug.SetMemoryLimit(min(previousLimit, int64(min(budget, math.MaxInt64))))
 	previous := debug.SetGCPercent(-1)
 	return func() {
 		debug.SetGCPercent(previous)

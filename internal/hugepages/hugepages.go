@@ -67,7 +67,7 @@ func Advise(size int) (Advice, error) {
 	if err != nil {
 		return Advice{}, err
 	}
-	size = min(size, limit, maxAdvice)
+	size = min(size, limit) // reservable caps it at maxAdvice
 	b := make([]byte, size)
 	a, err := advise(b)
 	b = nil
