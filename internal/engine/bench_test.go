@@ -86,12 +86,15 @@ func fixtures(b *testing.B) []*fixture {
 				f.err = err
 				return
 			}
+			var advice hugepages.Advice
 			if size >= 4<<20 && os.Getenv("PDP_BENCH_HUGE_PAGES") != "off" {
 				// As the sidecar readies its heap for large data (internal/app):
-				// the snapshot's pages are then huge pages, where Linux allows.
-				_, _ = hugepages.Advise(int(16 * size))
+				// the snapshot's pages are then huge pages, where Linux allows,
+				// and the advice ends with the build.
+				advice, _ = hugepages.Advise(int(16 * size))
 			}
 			snap, err := policy.Build(context.Background(), policy.Sources{Policies: os.DirFS(policies), Data: os.DirFS(dir)})
+			_ = advice.Withdraw()
 			if err != nil {
 				f.err = fmt.Errorf("build %s: %w", sz.name, err)
 				return
