@@ -255,6 +255,11 @@ func TestLargeDataStartup(t *testing.T) {
 	limit := debug.SetMemoryLimit(-1) // -1 reads it
 	srv := pdptest.Start(t, cfg)
 
+	// The collector is given back once a collection after the build has
+	// measured the snapshot (beside the start of serving).
+	pdptest.Eventually(t, 30*time.Second, "the first build to settle", func() bool {
+		return srv.Logs.FilterMessage("first build settled").Len() == 1
+	})
 	if p := debug.SetGCPercent(-1); p == -1 {
 		t.Error("the garbage collector is still off after the first build")
 	} else {

@@ -105,13 +105,27 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger, level zap.Atom
 		}
 	}()
 	containerLimit := gctune.ContainerMemoryLimit(os.ReadFile)
-	policyFiles, dataFiles, err := policy.Read(src)
+	// Keep the collector's heap goal at the live heap plus --gc-headroom,
+	// so a small snapshot is not collected every few hundred decisions
+	// (internal/gctune; it retunes after every collection). It starts once
+	// the first build settles.
+	gc := gctune.New(uint64(cfg.GCHeadroomMiB)<<20, os.Getenv, containerLimit)
+	defer func() {
+		if err != nil {
+			gc.Stop()
+		}
+	}()
+	listing, err := policy.List(src)
 	if err != nil {
 		return nil, fmt.Errorf("load policies and data: %w", err)
 	}
-	heapReady := prepareHeap(cfg, policy.Size(dataFiles), containerLimit, log)
-	snap, err := policy.BuildFiles(ctx, policyFiles, dataFiles)
-	heapReady()
+	first := prepareHeap(cfg, listing.DataBytes(), containerLimit, gc, log)
+	policyFiles, dataFiles, err := listing.Read()
+	var snap *policy.Snapshot
+	if err == nil {
+		snap, err = policy.BuildFiles(ctx, policyFiles, dataFiles)
+	}
+	first.built()
 	if err != nil {
 		return nil, fmt.Errorf("load policies and data: %w", err)
 	}
@@ -144,13 +158,9 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger, level zap.Atom
 	eng := engine.New(cfg.DecisionTimeout, cfg.DecisionCache, engine.Evaluator(cfg.Evaluator))
 	eng.Swap(snap)
 	// A build leaves garbage several times the snapshot's size (decoded
-	// JSON, validation); give it back to the OS now rather than whenever
-	// the scavenger gets to it, so a sidecar's RSS is what it holds.
-	go debug.FreeOSMemory()
-	// Keep the collector's heap goal at the live heap plus --gc-headroom,
-	// so a small snapshot is not collected every few hundred decisions
-	// (internal/gctune; it retunes after every collection, this one too).
-	gc := gctune.Start(uint64(cfg.GCHeadroomMiB)<<20, os.Getenv, containerLimit)
+	// JSON, validation): give it back to the OS now rather than whenever
+	// the scavenger gets to it, and start the tuner.
+	first.settle()
 	m.DecisionCache(func() (uint64, uint64, int) {
 		st := eng.CacheStats()
 		return st.Hits, st.Misses, st.Entries

@@ -2,7 +2,7 @@ package app
 
 import (
 	"math"
-	"os"
+	"runtime/debug"
 
 	"go.uber.org/zap"
 
@@ -28,45 +28,78 @@ const (
 	largeData = 4 << 20
 )
 
+// firstBuild is the heap readied for the first build (prepareHeap).
+type firstBuild struct {
+	log    *zap.Logger
+	gc     *gctune.Tuner
+	advice hugepages.Advice
+	resume func() // the collector's, held off (nil: not held off)
+	cycles uint64 // collections before the build
+}
+
 // prepareHeap readies the heap for the first build of a snapshot of data
-// bytes of role data, when that is largeData or more: huge pages for what
-// it fills (--huge-pages) and the collector held off until the returned
-// done is called (see gctune.Defer; not with --gc-headroom 0 or
-// GOGC set, which leave the collector alone), which also withdraws the
-// advice.
-func prepareHeap(cfg config.Config, data, containerLimit uint64, log *zap.Logger) (done func()) {
+// bytes of role data, when that is largeData or more, before the files are
+// read: huge pages for what reading and building fill (--huge-pages), until
+// built is called, and the collector held off (gc.Defer; not with
+// --gc-headroom 0 or GOGC set, which leave the collector alone) until
+// settle. gc is not tuning yet: settle starts it.
+func prepareHeap(cfg config.Config, data, containerLimit uint64, gc *gctune.Tuner, log *zap.Logger) *firstBuild {
+	b := &firstBuild{log: log, gc: gc}
 	if data < largeData {
-		return func() {}
+		b.cycles = gctune.Cycles()
+		return b
 	}
 	estimate := buildFactor * data
-	var advice hugepages.Advice
 	if cfg.HugePages {
 		var err error
 		// min against MaxInt32 first: an int may be 32 bits.
-		if advice, err = hugepages.Advise(int(min(estimate, math.MaxInt32))); err != nil {
+		if b.advice, err = hugepages.Advise(int(min(estimate, math.MaxInt32))); err != nil {
 			log.Info("no huge pages for the heap", zap.Error(err))
-		} else if advice.Size() > 0 {
-			log.Debug("huge pages advised for the heap", zap.Int("bytes", advice.Size()))
+		} else if b.advice.Size() > 0 {
+			log.Debug("huge pages advised for the heap", zap.Int("bytes", b.advice.Size()))
 		}
 	}
-	cycles := gctune.Cycles()
-	resume := func() {}
-	if cfg.GCHeadroomMiB > 0 {
-		budget := buildSlack + estimate
-		if containerLimit > 0 {
-			budget = min(budget, containerLimit/10*9)
-		}
-		resume = gctune.Defer(budget, os.Getenv)
+	budget := buildSlack + estimate
+	if containerLimit > 0 {
+		budget = min(budget, containerLimit/10*9)
 	}
-	return func() {
-		resume()
-		log.Debug("first build done", zap.Uint64("collections", gctune.Cycles()-cycles))
-		// Left in place, the advice lets the kernel refill whole huge pages
-		// over memory the runtime has returned (see internal/hugepages).
-		if err := advice.Withdraw(); err != nil {
-			log.Warn("the huge page advice could not be withdrawn", zap.Error(err))
-		} else if advice.Size() > 0 {
-			log.Debug("huge page advice withdrawn", zap.Int("bytes", advice.Size()))
-		}
+	b.resume = gc.Defer(budget)
+	b.cycles = gctune.Cycles() // after the advice, whose collections do not count
+	return b
+}
+
+// built ends the huge page advice: left in place, it lets the kernel refill
+// whole huge pages over memory the runtime has returned (see
+// internal/hugepages).
+func (b *firstBuild) built() {
+	b.log.Debug("first build done", zap.Uint64("collections", gctune.Cycles()-b.cycles))
+	if err := b.advice.Withdraw(); err != nil {
+		b.log.Warn("the huge page advice could not be withdrawn", zap.Error(err))
+	} else if b.advice.Size() > 0 {
+		b.log.Debug("huge page advice withdrawn", zap.Int("bytes", b.advice.Size()))
 	}
+}
+
+// settle collects what the first build left (decoded files, validation) and
+// returns the memory to the OS, so that a sidecar's RSS is what it holds,
+// and starts the tuner.
+//
+// With the collector held off, that collection marks the whole snapshot,
+// so it runs beside the start of serving, and the collector is given back
+// to the tuner after it, tuned from the live heap it found. Given back
+// before, the collector, tuned from a live heap measured before the build,
+// would start at once and have every allocation assist it in marking the
+// snapshot (at 100k users, tens of milliseconds more to be ready), and the
+// forced collection would then mark it all again.
+func (b *firstBuild) settle() {
+	if b.resume == nil {
+		go debug.FreeOSMemory()
+		b.gc.Tune()
+		return
+	}
+	go func() {
+		debug.FreeOSMemory()
+		b.resume()
+		b.log.Debug("first build settled", zap.Uint64("live_heap_bytes", gctune.LiveHeap()))
+	}()
 }

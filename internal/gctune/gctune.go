@@ -19,6 +19,7 @@ import (
 	"runtime/metrics"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 )
 
@@ -68,30 +69,43 @@ func runtimeMetric(name string) uint64 {
 }
 
 // Tuner sets the GOGC percentage after every collection. Create it with
-// Start; the zero value is not usable.
+// New or Start; the zero value is not usable.
 type Tuner struct {
 	headroom uint64
 	skipped  string
+	memLimit int64 // the soft memory limit Tune sets (0: none)
 	stopped  atomic.Bool
 	percent  atomic.Int64
 	live     atomic.Uint64
 	cycles   atomic.Uint64
-	previous int // the percentage before Start, restored by Stop
 
-	memLimit      int64 // the soft memory limit Start set (0: none)
-	previousLimit int64 // the limit before Start, restored by Stop
+	mu             sync.Mutex // guards what follows
+	tuning         bool       // since Tune
+	previous       int        // the percentage before Tune, restored by Stop
+	previousLimit  int64      // the limit before Tune, restored by Stop
+	heldOff        bool       // by Defer, until its resume
+	limitHeldOff   int64      // the limit before Defer, restored by its resume or Stop
+	percentHeldOff int        // the percentage before Defer, likewise
 }
 
-// Start tunes the collector from now on. It leaves the collector alone
-// (and says why in State) when headroom is 0 or the GOGC environment
-// variable is set (getenv looks it up): an operator's setting wins.
+// Start tunes the collector from now on: New, then Tune.
+func Start(headroom uint64, getenv func(string) string, containerLimit uint64) *Tuner {
+	t := New(headroom, getenv, containerLimit)
+	t.Tune()
+	return t
+}
+
+// New returns a tuner that does nothing until Tune (or Defer's resume). It
+// leaves the collector alone (and says why in State) when headroom is 0 or
+// the GOGC environment variable is set (getenv looks it up): an operator's
+// setting wins.
 //
 // containerLimit is the memory limit of the container (ContainerMemoryLimit;
-// 0: none). When there is one and GOMEMLIMIT is not set, Start also sets
+// 0: none). When there is one and GOMEMLIMIT is not set, Tune also sets
 // Go's soft memory limit to 90% of it, so that the headroom never carries
 // the heap into the container's limit: near it, the collector runs as
 // often as it must.
-func Start(headroom uint64, getenv func(string) string, containerLimit uint64) *Tuner {
+func New(headroom uint64, getenv func(string) string, containerLimit uint64) *Tuner {
 	t := &Tuner{headroom: headroom}
 	switch {
 	case headroom == 0:
@@ -99,13 +113,27 @@ func Start(headroom uint64, getenv func(string) string, containerLimit uint64) *
 	case getenv("GOGC") != "":
 		t.skipped = "GOGC is set"
 	}
-	if t.skipped != "" {
-		return t
+	if t.skipped == "" && containerLimit > 0 && getenv("GOMEMLIMIT") == "" {
+		t.memLimit = int64(min(containerLimit/10*9, math.MaxInt64))
 	}
+	return t
+}
+
+// Tune starts tuning (once; not after Stop).
+func (t *Tuner) Tune() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.tune()
+}
+
+func (t *Tuner) tune() {
+	if t.skipped != "" || t.stopped.Load() || t.tuning {
+		return
+	}
+	t.tuning = true
 	t.previous = debug.SetGCPercent(MinPercent)
 	debug.SetGCPercent(t.previous)
-	if containerLimit > 0 && getenv("GOMEMLIMIT") == "" {
-		t.memLimit = int64(min(containerLimit/10*9, math.MaxInt64))
+	if t.memLimit > 0 {
 		t.previousLimit = debug.SetMemoryLimit(t.memLimit)
 	}
 	if LiveHeap() == 0 {
@@ -113,7 +141,6 @@ func Start(headroom uint64, getenv func(string) string, containerLimit uint64) *
 	}
 	t.adjust()
 	t.arm()
-	return t
 }
 
 // sentinel is garbage the moment it is made; its finalizer runs after the
@@ -141,9 +168,16 @@ func (t *Tuner) adjust() {
 	}
 }
 
-// Stop ends the tuning and restores the percentage Start found.
+// Stop ends the tuning, or Defer's hold, and restores the percentage and
+// the limit they found.
 func (t *Tuner) Stop() {
-	if t.skipped != "" || t.stopped.Swap(true) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.stopped.Swap(true) {
+		return
+	}
+	t.release()
+	if !t.tuning {
 		return
 	}
 	debug.SetGCPercent(t.previous)
@@ -179,6 +213,13 @@ type State struct {
 	Collections   uint64 `json:"collections_tuned"`            // collections since Start
 	MemoryLimit   int64  `json:"memory_limit_bytes,omitempty"` // the soft limit set from the container's
 	Skipped       string `json:"skipped,omitempty"`            // why it leaves the collector alone
+	HeldOff       bool   `json:"held_off,omitempty"`           // by Defer: the first build is on
+}
+
+func (t *Tuner) isHeldOff() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.heldOff
 }
 
 // State reports the tuner's last adjustment.
@@ -190,6 +231,7 @@ func (t *Tuner) State() State {
 		Collections:   t.cycles.Load(),
 		MemoryLimit:   t.memLimit,
 		Skipped:       t.skipped,
+		HeldOff:       t.isHeldOff(),
 	}
 }
 
@@ -200,18 +242,37 @@ func (t *Tuner) State() State {
 // mark the growing snapshot again and again (at 100k users that was half
 // of the build's time, on two cores) and reclaim little.
 //
-// Like Start, it leaves the collector alone when budget is 0 or the GOGC
-// environment variable is set (getenv looks it up). resume restores the
-// percentage and the limit Defer found; call it once.
-func Defer(budget uint64, getenv func(string) string) (resume func()) {
-	if budget == 0 || getenv("GOGC") != "" {
-		return func() {}
+// Call it before Tune. resume restores the percentage and the limit Defer
+// found, then tunes (Tune) from the live heap the last collection found:
+// so call it after a collection that ran since the build (runtime.GC,
+// debug.FreeOSMemory). Tuned from the live heap measured before the build,
+// the collector would start at once, with the mutator assisting it, to
+// mark the whole new snapshot. Defer does nothing but resume's Tune when
+// budget is 0 or the tuner leaves the collector alone (headroom 0, GOGC
+// set).
+func (t *Tuner) Defer(budget uint64) (resume func()) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if budget == 0 || t.skipped != "" || t.stopped.Load() || t.tuning || t.heldOff {
+		return t.Tune
 	}
-	previousLimit := debug.SetMemoryLimit(-1) // -1 reads it
-	debug.SetMemoryLimit(min(previousLimit, int64(min(budget, math.MaxInt64))))
-	previous := debug.SetGCPercent(-1)
+	t.heldOff = true
+	t.limitHeldOff = debug.SetMemoryLimit(-1) // -1 reads it
+	debug.SetMemoryLimit(min(t.limitHeldOff, int64(min(budget, math.MaxInt64))))
+	t.percentHeldOff = debug.SetGCPercent(-1)
 	return func() {
-		debug.SetGCPercent(previous)
-		debug.SetMemoryLimit(previousLimit)
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		t.release()
+		t.tune()
+	}
+}
+
+// release ends Defer's hold (if it holds).
+func (t *Tuner) release() {
+	if t.heldOff {
+		t.heldOff = false
+		debug.SetMemoryLimit(t.limitHeldOff)
+		debug.SetGCPercent(t.percentHeldOff)
 	}
 }

@@ -164,22 +164,26 @@ func TestTunerSetsTheContainersMemoryLimit(t *testing.T) {
 	}
 }
 
-// TestDeferHoldsTheCollectorOff checks that no collection runs while a
-// deferral lasts and the heap stays under its budget, that one runs near
-// the budget, and that resume restores the percentage and the limit.
+// TestDeferHoldsTheCollectorOff checks that Defer turns the collector off
+// under its budget, and that resume restores the limit and tunes the
+// percentage from the live heap a collection measured since.
 func TestDeferHoldsTheCollectorOff(t *testing.T) {
 	old := debug.SetGCPercent(123)
 	t.Cleanup(func() { debug.SetGCPercent(old) })
 	oldLimit := debug.SetMemoryLimit(1 << 40)
 	t.Cleanup(func() { debug.SetMemoryLimit(oldLimit) })
-	runtime.GC()
+	tu := gctune.New(64*mib, env(nil), 0)
+	t.Cleanup(tu.Stop)
 
-	resume := gctune.Defer(512*mib, env(nil))
+	resume := tu.Defer(512 * mib)
 	if p := gcPercent(); p != -1 {
 		t.Errorf("percentage while deferred = %d, want -1 (off)", p)
 	}
 	if l := debug.SetMemoryLimit(-1); l != 512*mib {
 		t.Errorf("memory limit while deferred = %d, want the budget %d", l, 512*mib)
+	}
+	if !tu.State().HeldOff {
+		t.Error("State().HeldOff = false while deferred")
 	}
 	cycles := numGC()
 	var garbage []byte
@@ -190,22 +194,33 @@ func TestDeferHoldsTheCollectorOff(t *testing.T) {
 	if n := numGC() - cycles; n != 0 {
 		t.Errorf("%d collections ran under the budget while deferred, want none", n)
 	}
+	keep := make([]byte, 96*mib) // live: the percentage for it is 100
+	runtime.GC()                 // as the sidecar collects before resume
 	resume()
-	if p := gcPercent(); p != 123 {
-		t.Errorf("percentage after resume = %d, want 123 (the one Defer found)", p)
+	runtime.KeepAlive(keep)
+	if p, want := gcPercent(), gctune.Percent(gctune.LiveHeap(), 64*mib); p != want || p > 170 {
+		t.Errorf("percentage after resume = %d, want %d: tuned from the live heap of about 100 MiB", p, want)
 	}
 	if l := debug.SetMemoryLimit(-1); l != 1<<40 {
 		t.Errorf("memory limit after resume = %d, want %d", l, int64(1<<40))
 	}
+	if tu.State().HeldOff {
+		t.Error("State().HeldOff = true after resume")
+	}
+	tu.Stop()
+	if p := gcPercent(); p != 123 {
+		t.Errorf("percentage after Stop = %d, want 123, the one before Defer", p)
+	}
 }
 
-// TestDeferCollectsNearTheBudget allocates past a small budget while the
-// collector is deferred: the soft limit makes it run.
+// TestDeferCollectsNearTheBudget checks that the collector still runs past
+// the budget, and stays off.
 func TestDeferCollectsNearTheBudget(t *testing.T) {
 	old := debug.SetGCPercent(100)
 	t.Cleanup(func() { debug.SetGCPercent(old) })
-	runtime.GC()
-	resume := gctune.Defer(64*mib, env(nil))
+	tu := gctune.New(64*mib, env(nil), 0)
+	t.Cleanup(tu.Stop)
+	resume := tu.Defer(64 * mib)
 	defer resume()
 	cycles := numGC()
 	var garbage []byte
@@ -216,24 +231,62 @@ func TestDeferCollectsNearTheBudget(t *testing.T) {
 	if numGC() == cycles {
 		t.Error("no collection ran past the budget while deferred")
 	}
+	if p := gcPercent(); p != -1 {
+		t.Errorf("percentage after collections near the budget = %d, want -1 until resume", p)
+	}
 }
 
-// TestDeferLeavesAnOperatorsGOGC checks that GOGC set, or a zero budget,
-// leaves the collector as it is.
+// TestStopWhileDeferred checks that Stop restores what Defer found, and
+// that neither a resume nor a Defer after it changes anything.
+func TestStopWhileDeferred(t *testing.T) {
+	old := debug.SetGCPercent(123)
+	t.Cleanup(func() { debug.SetGCPercent(old) })
+	oldLimit := debug.SetMemoryLimit(1 << 40)
+	t.Cleanup(func() { debug.SetMemoryLimit(oldLimit) })
+	tu := gctune.New(64*mib, env(nil), 0)
+	resume := tu.Defer(512 * mib)
+	tu.Stop()
+	if p, l := gcPercent(), debug.SetMemoryLimit(-1); p != 123 || l != 1<<40 {
+		t.Errorf("after Stop while deferred: percentage %d, limit %d; want 123 and %d", p, l, int64(1<<40))
+	}
+	resume()
+	if p, l := gcPercent(), debug.SetMemoryLimit(-1); p != 123 || l != 1<<40 {
+		t.Errorf("resume after Stop: percentage %d, limit %d; want 123 and %d untouched", p, l, int64(1<<40))
+	}
+	tu.Defer(512 * mib)()
+	if p := gcPercent(); p != 123 {
+		t.Errorf("Defer after Stop: percentage %d, want 123 untouched", p)
+	}
+}
+
+// TestDeferLeavesAnOperatorsGOGC checks that GOGC set or a headroom of 0
+// leave the collector as it is, and that a zero budget only tunes.
 func TestDeferLeavesAnOperatorsGOGC(t *testing.T) {
 	old := debug.SetGCPercent(150)
 	t.Cleanup(func() { debug.SetGCPercent(old) })
 	for _, c := range []struct {
-		budget uint64
-		vars   map[string]string
-	}{{budget: 512 * mib, vars: map[string]string{"GOGC": "200"}}, {budget: 0}} {
-		resume := gctune.Defer(c.budget, env(c.vars))
-		if p := gcPercent(); p != 150 {
-			t.Errorf("Defer(%d, %v): percentage = %d, want 150 untouched", c.budget, c.vars, p)
+		headroom, budget uint64
+		vars             map[string]string
+		tuned            bool
+	}{
+		{headroom: 64 * mib, budget: 512 * mib, vars: map[string]string{"GOGC": "200"}},
+		{headroom: 0, budget: 512 * mib},
+		{headroom: 64 * mib, budget: 0, tuned: true},
+	} {
+		tu := gctune.New(c.headroom, env(c.vars), 0)
+		resume := tu.Defer(c.budget)
+		if p := gcPercent(); p != 150 || tu.State().HeldOff {
+			t.Errorf("Defer(%d) with headroom %d, %v: percentage = %d, want 150 untouched", c.budget, c.headroom, c.vars, p)
 		}
 		resume()
+		if tuned := tu.State().Percent != 0; tuned != c.tuned {
+			t.Errorf("Defer(%d) with headroom %d, %v, then resume: tuned %v, want %v", c.budget, c.headroom, c.vars, tuned, c.tuned)
+		} else if p := gcPercent(); !c.tuned && p != 150 {
+			t.Errorf("Defer(%d) with headroom %d, %v, then resume: percentage = %d, want 150", c.budget, c.headroom, c.vars, p)
+		}
+		tu.Stop()
 		if p := gcPercent(); p != 150 {
-			t.Errorf("Defer(%d, %v) then resume: percentage = %d, want 150", c.budget, c.vars, p)
+			t.Errorf("after Stop: percentage %d, want 150", p)
 		}
 	}
 }

@@ -18,13 +18,8 @@ type File struct {
 // maxDepth bounds how deep a tree is read, so a symlink loop cannot hang a build.
 const maxDepth = 32
 
-// readTree returns every regular file below fsys's root whose name keep
-// accepts, sorted by path (listTree's files, read).
-func readTree(fsys fs.FS, keep func(name string) bool) ([]File, error) {
-	files, err := listTree(fsys, keep)
-	if err != nil {
-		return nil, err
-	}
+// readFiles reads the contents of files (listed in fsys) into their Raw.
+func readFiles(fsys fs.FS, files []File) error {
 	// Read in parallel: a large data tree is a thousand small files.
 	failed := make([]error, len(files))
 	parallelWith(len(files), func() struct{} { return struct{}{} }, func(_ struct{}, i int) {
@@ -32,19 +27,18 @@ func readTree(fsys fs.FS, keep func(name string) bool) ([]File, error) {
 	})
 	for _, err := range failed {
 		if err != nil {
-			return nil, err
+			return err
 		}
 	}
-	return files, nil
+	return nil
 }
 
 // listTree returns the paths (no contents) of every regular file below
-// fsys's root whose name keep accepts, sorted. Names starting with "." are
-// skipped (a ConfigMap's "..data" and "..2026_…" folders among them);
-// symlinks are followed, so a ConfigMap mount's top-level links load each
-// file once.
-func listTree(fsys fs.FS, keep func(name string) bool) ([]File, error) {
-	var files []File
+// fsys's root whose name keep accepts, sorted, and their sizes added up
+// (what they held when listed). Names starting with "." are skipped (a
+// ConfigMap's "..data" and "..2026_…" folders among them); symlinks are
+// followed, so a ConfigMap mount's top-level links load each file once.
+func listTree(fsys fs.FS, keep func(name string) bool) (files []File, size uint64, err error) {
 	var walk func(dir string, depth int) error
 	walk = func(dir string, depth int) error {
 		if depth > maxDepth {
@@ -61,6 +55,7 @@ func listTree(fsys fs.FS, keep func(name string) bool) ([]File, error) {
 			}
 			p := path.Join(dir, name)
 			mode := e.Type()
+			var info fs.FileInfo
 			if mode&fs.ModeSymlink != 0 {
 				st, err := fs.Stat(fsys, p)
 				if errors.Is(err, fs.ErrNotExist) {
@@ -69,7 +64,7 @@ func listTree(fsys fs.FS, keep func(name string) bool) ([]File, error) {
 				if err != nil {
 					return err
 				}
-				mode = st.Mode().Type()
+				mode, info = st.Mode().Type(), st
 			}
 			switch {
 			case mode.IsDir():
@@ -78,15 +73,22 @@ func listTree(fsys fs.FS, keep func(name string) bool) ([]File, error) {
 				}
 			case mode.IsRegular() && keep(name):
 				files = append(files, File{Path: p})
+				if info == nil {
+					// A file gone since ReadDir counts 0: reading it fails.
+					info, _ = e.Info()
+				}
+				if info != nil {
+					size += uint64(max(info.Size(), 0))
+				}
 			}
 		}
 		return nil
 	}
 	if err := walk(".", 0); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	sort.Slice(files, func(i, j int) bool { return files[i].Path < files[j].Path })
-	return files, nil
+	return files, size, nil
 }
 
 func isRego(name string) bool { return strings.HasSuffix(name, ".rego") }
@@ -108,13 +110,4 @@ func Paths(files []File) []string {
 		out[i] = f.Path
 	}
 	return out
-}
-
-// Size is the bytes of files together.
-func Size(files []File) uint64 {
-	var n uint64
-	for _, f := range files {
-		n += uint64(len(f.Raw))
-	}
-	return n
 }

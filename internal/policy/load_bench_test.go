@@ -22,7 +22,7 @@ func BenchmarkLoadData(b *testing.B) {
 	if _, err := d.WriteIn(dir, datagen.FolderLayout); err != nil {
 		b.Fatal(err)
 	}
-	files, err := readTree(os.DirFS(dir), isData)
+	_, files, err := Read(Sources{Policies: os.DirFS(b.TempDir()), Data: os.DirFS(dir)})
 	if err != nil {
 		b.Fatal(err)
 	}

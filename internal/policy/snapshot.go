@@ -108,10 +108,44 @@ func Build(ctx context.Context, src Sources) (*Snapshot, error) {
 // Read reads the policy files (*.rego) and the role data files of src, what
 // Build reads.
 func Read(src Sources) (policyFiles, dataFiles []File, err error) {
-	if policyFiles, err = readTree(src.Policies, isRego); err != nil {
+	l, err := List(src)
+	if err != nil {
+		return nil, nil, err
+	}
+	return l.Read()
+}
+
+// Listing is the files of a Sources, found but not read yet: their sizes
+// let a caller ready the heap before reading them (internal/app).
+type Listing struct {
+	src                    Sources
+	policyFiles, dataFiles []File // paths only
+	dataBytes              uint64
+}
+
+// List finds the policy files and the role data files of src.
+func List(src Sources) (Listing, error) {
+	l := Listing{src: src}
+	var err error
+	if l.policyFiles, _, err = listTree(src.Policies, isRego); err != nil {
+		return Listing{}, fmt.Errorf("read policies: %w", err)
+	}
+	if l.dataFiles, l.dataBytes, err = listTree(src.Data, isData); err != nil {
+		return Listing{}, fmt.Errorf("read data: %w", err)
+	}
+	return l, nil
+}
+
+// DataBytes is the size of the role data files when they were listed.
+func (l Listing) DataBytes() uint64 { return l.dataBytes }
+
+// Read reads the files listed (each call reads them afresh).
+func (l Listing) Read() (policyFiles, dataFiles []File, err error) {
+	policyFiles, dataFiles = slices.Clone(l.policyFiles), slices.Clone(l.dataFiles)
+	if err := readFiles(l.src.Policies, policyFiles); err != nil {
 		return nil, nil, fmt.Errorf("read policies: %w", err)
 	}
-	if dataFiles, err = readTree(src.Data, isData); err != nil {
+	if err := readFiles(l.src.Data, dataFiles); err != nil {
 		return nil, nil, fmt.Errorf("read data: %w", err)
 	}
 	return policyFiles, dataFiles, nil
@@ -459,7 +493,7 @@ func RevisionOf(src Sources) (string, error) {
 		fsys   fs.FS
 		keep   func(string) bool
 	}{{"policies/", src.Policies, isRego}, {"data/", src.Data, isData}} {
-		files, err := listTree(tree.fsys, tree.keep)
+		files, _, err := listTree(tree.fsys, tree.keep)
 		if err != nil {
 			return "", err
 		}
