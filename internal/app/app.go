@@ -50,6 +50,7 @@ type App struct {
 	metrics  *metrics.Metrics
 	dlog     *decisionlog.Logger
 	gc       *gctune.Tuner
+	first    *firstBuild // settled by Run
 	// side serves --metrics-addr and --pprof, each on its own listener.
 	side []sideServer
 }
@@ -157,10 +158,6 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger, level zap.Atom
 	}
 	eng := engine.New(cfg.DecisionTimeout, cfg.DecisionCache, engine.Evaluator(cfg.Evaluator))
 	eng.Swap(snap)
-	// A build leaves garbage several times the snapshot's size (decoded
-	// JSON, validation): give it back to the OS now rather than whenever
-	// the scavenger gets to it, and start the tuner.
-	first.settle()
 	m.DecisionCache(func() (uint64, uint64, int) {
 		st := eng.CacheStats()
 		return st.Hits, st.Misses, st.Entries
@@ -180,7 +177,7 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger, level zap.Atom
 		zap.Strings("policies", snap.PolicyFiles), zap.Strings("data", snap.DataFiles),
 		zap.Duration("build", time.Since(start)))
 
-	a := &App{cfg: cfg, log: log, level: level, engine: eng, metrics: m, dlog: dlog, gc: gc, src: src}
+	a := &App{cfg: cfg, log: log, level: level, engine: eng, metrics: m, dlog: dlog, gc: gc, first: first, src: src}
 	var reloadStatus func() reload.Status
 	if !cfg.Embedded {
 		a.reloader = reload.New(reload.Deps{Sources: src, Engine: eng, Log: log, RequireTests: cfg.ReloadRequireTests,
@@ -399,6 +396,11 @@ func (a *App) Run(ctx context.Context) error {
 		}
 		return nil
 	})
+	// The first build left garbage several times the snapshot's size
+	// (decoded JSON, validation): now that pdp serves, collect it and give
+	// it back to the OS rather than whenever the scavenger gets to it, and
+	// start the tuner (firstBuild.settle).
+	a.first.settle()
 	g.Go(func() error {
 		<-gctx.Done()
 		a.log.Info("shutting down")
