@@ -658,9 +658,9 @@ func TestReloadShippedModel(t *testing.T) {
 
 // TestChangeDuringFirstBuildIsSeen rewrites a data file while the first
 // snapshot is being built, after the build has read it: the sidecar must
-// serve the new content soon after it starts (it watches the folders from
-// before the build, and compares the files with what serves once the
-// watches are in place), not the content the build read.
+// serve the new content soon after it starts (it watches the folders once
+// serving, and then compares the files with what serves), not the content
+// the build read.
 func TestChangeDuringFirstBuildIsSeen(t *testing.T) {
 	d := datagen.Generate(260, 100, 3) // a build of a few hundred ms
 	dir := t.TempDir()

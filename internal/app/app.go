@@ -16,7 +16,6 @@ import (
 	"runtime"
 	"runtime/debug"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -43,9 +42,8 @@ type App struct {
 	engine *engine.Engine
 	srv    *http.Server
 	ln     net.Listener
-	// reloader and watcher are nil when serving the embedded defaults.
+	// reloader is nil when serving the embedded defaults.
 	reloader *reload.Reloader
-	watcher  *watch.Watcher
 	src      policy.Sources
 	metrics  *metrics.Metrics
 	dlog     *decisionlog.Logger
@@ -85,26 +83,6 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger, level zap.Atom
 		return nil, err
 	}
 	start := time.Now()
-	// The folders are watched from before the first build reads them, so
-	// that a change made while it builds is seen (the reloader builds
-	// again), and setting up the watches (one per folder: a thousand with
-	// one folder per account) overlaps the build.
-	var (
-		watching sync.WaitGroup
-		watcher  *watch.Watcher // nil when embedded
-		watchErr error
-	)
-	if !cfg.Embedded {
-		watching.Go(func() {
-			watcher, watchErr = watch.New([]string{cfg.Policies, cfg.Data}, cfg.ReloadDebounce, cfg.ReloadMaxWait, log.Named("watch"))
-		})
-	}
-	defer func() {
-		watching.Wait()
-		if err != nil && watcher != nil {
-			watcher.Close()
-		}
-	}()
 	containerLimit := gctune.ContainerMemoryLimit(os.ReadFile)
 	// Keep the collector's heap goal at the live heap plus --gc-headroom,
 	// so a small snapshot is not collected every few hundred decisions
@@ -230,11 +208,6 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger, level zap.Atom
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          zap.NewStdLog(log.Named("http")),
 	}
-	watching.Wait()
-	if a.watcher, err = watcher, watchErr; err != nil {
-		a.closeAll()
-		return nil, err
-	}
 	if a.ln, err = listen(cfg, log); err != nil {
 		a.closeAll()
 		return nil, err
@@ -303,9 +276,6 @@ func (a *App) SideAddr(name string) string {
 
 // closeAll releases what New opened, when New fails part-way.
 func (a *App) closeAll() {
-	if a.watcher != nil {
-		a.watcher.Close()
-	}
 	if a.ln != nil {
 		a.ln.Close()
 	}
@@ -333,15 +303,24 @@ func (a *App) Run(ctx context.Context) error {
 	bgCtx, stopBackground := context.WithCancel(context.Background())
 	defer stopBackground()
 	if a.reloader != nil {
-		g.Go(func() error { return a.watcher.Run(bgCtx) })
-		g.Go(func() error { return a.reloader.Run(bgCtx, a.watcher.Changes()) })
 		g.Go(func() error {
+			// The folders are watched from here, beside serving: setting up
+			// the watches (one per folder, a thousand with one folder per
+			// account) took 35-55 ms, which would otherwise delay being
+			// ready. A watch that cannot be set up stops pdp (Run returns
+			// the error), as it would at start.
+			w, err := watch.New([]string{a.cfg.Policies, a.cfg.Data}, a.cfg.ReloadDebounce, a.cfg.ReloadMaxWait, a.log.Named("watch"))
+			if err != nil {
+				return err
+			}
+			g.Go(func() error { return w.Run(bgCtx) })
+			g.Go(func() error { return a.reloader.Run(bgCtx, w.Changes()) })
 			// A file changed after the first build read it and before its
 			// folder was watched would otherwise go unnoticed until the
 			// next change: what is on disk now is compared with what
 			// serves, once the watches are in place.
 			if changed, err := changedOnDisk(a.src, a.engine.Snapshot().Revision); err == nil && changed {
-				a.log.Info("the files changed while the first snapshot was built: reloading")
+				a.log.Info("the files changed since the first snapshot was read: reloading")
 				a.reloader.Trigger()
 			}
 			return nil
