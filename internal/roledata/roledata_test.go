@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -324,4 +325,28 @@ func sortedByFields(ps []Problem) bool {
 		}
 	}
 	return true
+}
+
+// TestDuplicateInLongAndShortLists checks the duplicate search of id lists
+// on both sides of shortList: a list of n known members whose last repeats
+// the first has exactly that one problem.
+func TestDuplicateInLongAndShortLists(t *testing.T) {
+	users := make([]string, 40)
+	for i := range users {
+		users[i] = fmt.Sprintf(`"u%02d": {}`, i)
+	}
+	for _, n := range []int{2, shortList, shortList + 1, shortList + 2, 40} {
+		members := make([]string, n)
+		for i := range n - 1 {
+			members[i] = fmt.Sprintf(`"u%02d"`, i)
+		}
+		members[n-1] = `"u00"`
+		doc := `{"acme": {"owner": "u00", "users": {` + strings.Join(users, ", ") + `},
+			"role_groups": {"it": {"permissions": ["billing"], "members": [` + strings.Join(members, ", ") + `]}}}}`
+		err := Validate(decode(t, doc), testFileOf, testCatalogue())
+		want := fmt.Sprintf(`accounts/acme.json: role_groups.it.members[%d]: duplicate member "u00"`, n-1)
+		if err == nil || err.Error() != want {
+			t.Errorf("%d members, the last a duplicate: %v, want %s", n, err, want)
+		}
+	}
 }
