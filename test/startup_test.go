@@ -328,3 +328,32 @@ func largestVMFlag(t *testing.T, flag string) int64 {
 	}
 	return n
 }
+
+// TestWatchFailureStopsRun removes the data folder between New (the first
+// build) and Run, which sets the watches up beside serving: Run must stop
+// with the error, and promptly, not serve on without hot reload.
+func TestWatchFailureStopsRun(t *testing.T) {
+	cfg := pdptest.Config(t)
+	cfg.Policies, cfg.Data = t.TempDir(), t.TempDir()
+	writeFiles(t, cfg.Policies, map[string]string{"p/a.rego": okPolicy})
+	writeFiles(t, cfg.Data, map[string]string{"x/one.json": `{"v": 1}`})
+	a, err := app.New(context.Background(), cfg, zap.NewNop(), zap.NewAtomicLevel())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(cfg.Data); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	err = a.Run(ctx)
+	if err == nil || !strings.Contains(err.Error(), "hot reload") || !strings.Contains(err.Error(), filepath.Base(cfg.Data)) {
+		t.Fatalf("Run = %v, want the watch's error naming the data folder", err)
+	}
+	if ctx.Err() != nil {
+		t.Error("Run returned only at the test's deadline")
+	}
+	if a.Watching() {
+		t.Error("Watching() = true without watches")
+	}
+}

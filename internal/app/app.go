@@ -1,6 +1,7 @@
 // Package app is pdp's one composition root: it builds the logger, engine,
-// reloader, watcher and router from a Config, and Run supervises them and
-// shuts them down in order. Tests start it in-process.
+// reloader and router from a Config, and Run sets up the watcher,
+// supervises them all and shuts them down in order. Tests start it
+// in-process.
 package app
 
 import (
@@ -16,6 +17,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -49,6 +51,7 @@ type App struct {
 	dlog     *decisionlog.Logger
 	gc       *gctune.Tuner
 	first    *firstBuild // settled by Run
+	watching atomic.Bool // the folders are watched (Run sets the watches up)
 	// side serves --metrics-addr and --pprof, each on its own listener.
 	side []sideServer
 }
@@ -191,7 +194,7 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger, level zap.Atom
 
 			ReloadStatus: reloadStatus,
 			ExtraStatus: func() map[string]any {
-				return map[string]any{"decision_log": dlog.State(), "decision_cache": cacheState(eng.CacheStats()), "gc": gc.State(), "evaluator": evaluatorState(eng.EvaluatorState()), "reload_watching": !cfg.Embedded}
+				return map[string]any{"decision_log": dlog.State(), "decision_cache": cacheState(eng.CacheStats()), "gc": gc.State(), "evaluator": evaluatorState(eng.EvaluatorState()), "reload_watching": a.watching.Load()}
 			},
 			DecisionLog: dlog,
 			Metrics:     m,
@@ -292,6 +295,10 @@ func (a *App) Addr() string { return a.ln.Addr().String() }
 // Engine exposes the engine (for tests and benchmarks).
 func (a *App) Engine() *engine.Engine { return a.engine }
 
+// Watching says whether the folders are watched: false when serving the
+// embedded defaults, and until Run has set the watches up.
+func (a *App) Watching() bool { return a.watching.Load() }
+
 // Reloader exposes the reloader (for tests); nil when serving the embedded defaults.
 func (a *App) Reloader() *reload.Reloader { return a.reloader }
 
@@ -302,29 +309,39 @@ func (a *App) Run(ctx context.Context) error {
 	// The watcher and reloader stop only after the HTTP server has.
 	bgCtx, stopBackground := context.WithCancel(context.Background())
 	defer stopBackground()
-	if a.reloader != nil {
-		g.Go(func() error {
-			// The folders are watched from here, beside serving: setting up
-			// the watches (one per folder, a thousand with one folder per
-			// account) took 35-55 ms, which would otherwise delay being
-			// ready. A watch that cannot be set up stops pdp (Run returns
-			// the error), as it would at start.
-			w, err := watch.New([]string{a.cfg.Policies, a.cfg.Data}, a.cfg.ReloadDebounce, a.cfg.ReloadMaxWait, a.log.Named("watch"))
-			if err != nil {
-				return err
-			}
-			g.Go(func() error { return w.Run(bgCtx) })
-			g.Go(func() error { return a.reloader.Run(bgCtx, w.Changes()) })
-			// A file changed after the first build read it and before its
-			// folder was watched would otherwise go unnoticed until the
-			// next change: what is on disk now is compared with what
-			// serves, once the watches are in place.
-			if changed, err := changedOnDisk(a.src, a.engine.Snapshot().Revision); err == nil && changed {
-				a.log.Info("the files changed since the first snapshot was read: reloading")
-				a.reloader.Trigger()
-			}
+	// Beside serving: the first build settles (firstBuild.settle: the
+	// garbage it left collected and returned to the OS, the collector given
+	// back to the tuner), then the folders are watched. Setting up the
+	// watches (one per folder, a thousand with one folder per account)
+	// took 35-55 ms, which would otherwise delay being ready; reloads start
+	// once the collector is tuned again. A watch that cannot be set up
+	// stops pdp: Run returns the error, after pdp was ready.
+	g.Go(func() error {
+		a.first.settle()
+		if a.reloader == nil || bgCtx.Err() != nil {
 			return nil
-		})
+		}
+		w, err := watch.New([]string{a.cfg.Policies, a.cfg.Data}, a.cfg.ReloadDebounce, a.cfg.ReloadMaxWait, a.log.Named("watch"))
+		if err != nil {
+			return fmt.Errorf("hot reload: %w", err)
+		}
+		g.Go(func() error { return w.Run(bgCtx) })
+		g.Go(func() error { return a.reloader.Run(bgCtx, w.Changes()) })
+		a.watching.Store(true)
+		// A file changed after the first build read it and before its
+		// folder was watched would otherwise go unnoticed until the next
+		// change: what is on disk now is compared with what serves, once
+		// the watches are in place.
+		if bgCtx.Err() != nil {
+			return nil
+		}
+		if changed, err := changedOnDisk(a.src, a.engine.Snapshot().Revision); err == nil && changed {
+			a.log.Info("the files changed since the first snapshot was read: reloading")
+			a.reloader.Trigger()
+		}
+		return nil
+	})
+	if a.reloader != nil {
 		g.Go(func() error {
 			hup := make(chan os.Signal, 1)
 			signal.Notify(hup, syscall.SIGHUP)
@@ -375,11 +392,6 @@ func (a *App) Run(ctx context.Context) error {
 		}
 		return nil
 	})
-	// The first build left garbage several times the snapshot's size
-	// (decoded JSON, validation): now that pdp serves, collect it and give
-	// it back to the OS rather than whenever the scavenger gets to it, and
-	// start the tuner (firstBuild.settle).
-	a.first.settle()
 	g.Go(func() error {
 		<-gctx.Done()
 		a.log.Info("shutting down")

@@ -30,11 +30,11 @@ const (
 
 // firstBuild is the heap readied for the first build (prepareHeap).
 type firstBuild struct {
-	log    *zap.Logger
-	gc     *gctune.Tuner
-	advice hugepages.Advice
-	resume func() // the collector's, held off (nil: not held off)
-	cycles uint64 // collections before the build
+	log     *zap.Logger
+	advice  hugepages.Advice
+	resume  func() // gc.Defer's, or gc.Tune when not held off
+	heldOff bool
+	cycles  uint64 // collections before the build
 }
 
 // prepareHeap readies the heap for the first build of a snapshot of data
@@ -44,7 +44,7 @@ type firstBuild struct {
 // --gc-headroom 0 or GOGC set, which leave the collector alone) until
 // settle. gc is not tuning yet: settle starts it.
 func prepareHeap(cfg config.Config, data, containerLimit uint64, gc *gctune.Tuner, log *zap.Logger) *firstBuild {
-	b := &firstBuild{log: log, gc: gc}
+	b := &firstBuild{log: log, resume: gc.Tune}
 	if data < largeData {
 		b.cycles = gctune.Cycles()
 		return b
@@ -63,14 +63,14 @@ func prepareHeap(cfg config.Config, data, containerLimit uint64, gc *gctune.Tune
 	if containerLimit > 0 {
 		budget = min(budget, containerLimit/10*9)
 	}
-	b.resume = gc.Defer(budget)
+	b.resume, b.heldOff = gc.Defer(budget), gc.State().HeldOff
 	b.cycles = gctune.Cycles() // after the advice, whose collections do not count
 	return b
 }
 
-// built ends the huge page advice: left in place, it lets the kernel refill
-// whole huge pages over memory the runtime has returned (see
-// internal/hugepages).
+// built ends the huge page advice (whether the build succeeded or not):
+// left in place, it lets the kernel refill whole huge pages over memory the
+// runtime has returned (see internal/hugepages).
 func (b *firstBuild) built() {
 	b.log.Debug("first build done", zap.Uint64("collections", gctune.Cycles()-b.cycles))
 	if err := b.advice.Withdraw(); err != nil {
@@ -82,24 +82,19 @@ func (b *firstBuild) built() {
 
 // settle collects what the first build left (decoded files, validation) and
 // returns the memory to the OS, so that a sidecar's RSS is what it holds,
-// and starts the tuner.
+// then starts the tuner. Run calls it once serving.
 //
 // With the collector held off, that collection marks the whole snapshot,
-// so it runs beside the start of serving, and the collector is given back
-// to the tuner after it, tuned from the live heap it found. Given back
-// before, the collector, tuned from a live heap measured before the build,
-// would start at once and have every allocation assist it in marking the
-// snapshot (at 100k users, tens of milliseconds more to be ready), and the
-// forced collection would then mark it all again.
+// and the collector is given back to the tuner only after it, tuned from
+// the live heap it found. Given back before, the collector, tuned from a
+// live heap measured before the build, would start at once and have every
+// allocation assist it in marking the snapshot (at 100k users, tens of
+// milliseconds more to be ready), and the forced collection would then
+// mark it all again.
 func (b *firstBuild) settle() {
-	if b.resume == nil {
-		go debug.FreeOSMemory()
-		b.gc.Tune()
-		return
-	}
-	go func() {
-		debug.FreeOSMemory()
-		b.resume()
+	debug.FreeOSMemory()
+	b.resume()
+	if b.heldOff {
 		b.log.Debug("first build settled", zap.Uint64("live_heap_bytes", gctune.LiveHeap()))
-	}()
+	}
 }

@@ -119,10 +119,12 @@ func New(headroom uint64, getenv func(string) string, containerLimit uint64) *Tu
 	return t
 }
 
-// Tune starts tuning (once; not after Stop).
+// Tune starts tuning (once; not after Stop). It ends Defer's hold, if one
+// is on, as its resume would.
 func (t *Tuner) Tune() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	t.release()
 	t.tune()
 }
 
@@ -149,6 +151,8 @@ type sentinel struct{ t *Tuner }
 
 func (t *Tuner) arm() {
 	runtime.SetFinalizer(&sentinel{t: t}, func(s *sentinel) {
+		s.t.mu.Lock() // so that no adjustment follows Stop's restore
+		defer s.t.mu.Unlock()
 		if s.t.stopped.Load() {
 			return
 		}
@@ -210,28 +214,28 @@ type State struct {
 	HeadroomBytes uint64 `json:"headroom_bytes"`
 	Percent       int    `json:"percent,omitempty"`            // the GOGC percentage set last
 	LiveHeapBytes uint64 `json:"live_heap_bytes,omitempty"`    // found by the last collection
-	Collections   uint64 `json:"collections_tuned"`            // collections since Start
-	MemoryLimit   int64  `json:"memory_limit_bytes,omitempty"` // the soft limit set from the container's
+	Collections   uint64 `json:"collections_tuned"`            // collections since Tune
+	MemoryLimit   int64  `json:"memory_limit_bytes,omitempty"` // the soft limit set from the container's (once tuning)
 	Skipped       string `json:"skipped,omitempty"`            // why it leaves the collector alone
 	HeldOff       bool   `json:"held_off,omitempty"`           // by Defer: the first build is on
 }
 
-func (t *Tuner) isHeldOff() bool {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.heldOff
-}
-
 // State reports the tuner's last adjustment.
 func (t *Tuner) State() State {
+	t.mu.Lock()
+	heldOff, limit := t.heldOff, t.memLimit
+	if !t.tuning {
+		limit = 0
+	}
+	t.mu.Unlock()
 	return State{
 		HeadroomBytes: t.headroom,
 		Percent:       int(t.percent.Load()),
 		LiveHeapBytes: t.live.Load(),
 		Collections:   t.cycles.Load(),
-		MemoryLimit:   t.memLimit,
+		MemoryLimit:   limit,
 		Skipped:       t.skipped,
-		HeldOff:       t.isHeldOff(),
+		HeldOff:       heldOff,
 	}
 }
 
@@ -247,13 +251,17 @@ func (t *Tuner) State() State {
 // so call it after a collection that ran since the build (runtime.GC,
 // debug.FreeOSMemory). Tuned from the live heap measured before the build,
 // the collector would start at once, with the mutator assisting it, to
-// mark the whole new snapshot. Defer does nothing but resume's Tune when
-// budget is 0 or the tuner leaves the collector alone (headroom 0, GOGC
-// set).
+// mark the whole new snapshot. Defer holds nothing, and resume only tunes,
+// when budget is 0, the tuner leaves the collector alone (headroom 0, GOGC
+// set) or it already tunes; resume does nothing when a hold is already on
+// (the first Defer's resume ends it).
 func (t *Tuner) Defer(budget uint64) (resume func()) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if budget == 0 || t.skipped != "" || t.stopped.Load() || t.tuning || t.heldOff {
+	if t.heldOff {
+		return func() {}
+	}
+	if budget == 0 || t.skipped != "" || t.stopped.Load() || t.tuning {
 		return t.Tune
 	}
 	t.heldOff = true

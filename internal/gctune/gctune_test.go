@@ -296,3 +296,35 @@ func numGC() uint32 {
 	runtime.ReadMemStats(&ms)
 	return ms.NumGC
 }
+
+// TestTuneWhileDeferred checks that Tune ends a hold as its resume would,
+// that a second Defer while one holds changes nothing, and that Stop then
+// restores what was there before either.
+func TestTuneWhileDeferred(t *testing.T) {
+	old := debug.SetGCPercent(123)
+	t.Cleanup(func() { debug.SetGCPercent(old) })
+	oldLimit := debug.SetMemoryLimit(1 << 40)
+	t.Cleanup(func() { debug.SetMemoryLimit(oldLimit) })
+	tu := gctune.New(64*mib, env(nil), 0)
+	resume := tu.Defer(512 * mib)
+	again := tu.Defer(256 * mib)
+	if l := debug.SetMemoryLimit(-1); l != 512*mib {
+		t.Errorf("a second Defer while held moved the limit to %d, want %d", l, 512*mib)
+	}
+	again()
+	if p := gcPercent(); p != -1 {
+		t.Errorf("the second Defer's resume ended the hold: percentage %d", p)
+	}
+	tu.Tune()
+	if p := gcPercent(); p == -1 || tu.State().HeldOff {
+		t.Errorf("Tune while held: percentage %d, held off %v; want tuning", p, tu.State().HeldOff)
+	}
+	if l := debug.SetMemoryLimit(-1); l != 1<<40 {
+		t.Errorf("Tune while held: limit %d, want %d restored", l, int64(1<<40))
+	}
+	resume() // late: changes nothing
+	tu.Stop()
+	if p, l := gcPercent(), debug.SetMemoryLimit(-1); p != 123 || l != 1<<40 {
+		t.Errorf("after Stop: percentage %d, limit %d; want 123 and %d", p, l, int64(1<<40))
+	}
+}

@@ -111,6 +111,24 @@ func start(t testing.TB, cfg config.Config, leveled bool) *Server {
 	}
 	go func() { s.done <- a.Run(ctx) }()
 	t.Cleanup(func() { s.Stop(t) })
+	if !cfg.Embedded {
+		// Run sets the watches up beside serving: wait for them, so that a
+		// test's change to the files is seen as a change, not as part of
+		// start-up.
+		deadline := time.Now().Add(20 * time.Second)
+		for !a.Watching() {
+			select {
+			case err := <-s.done:
+				s.stop, s.done = nil, nil
+				cancel()
+				t.Fatalf("pdp stopped before watching its folders: %v", err)
+			case <-time.After(time.Millisecond):
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("pdp did not watch its folders within 20s")
+			}
+		}
+	}
 	return s
 }
 

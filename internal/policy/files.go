@@ -34,11 +34,11 @@ func readFiles(fsys fs.FS, files []File) error {
 }
 
 // listTree returns the paths (no contents) of every regular file below
-// fsys's root whose name keep accepts, sorted, and their sizes added up
-// (what they held when listed). Names starting with "." are skipped (a
+// fsys's root whose name keep accepts, sorted, and with sized, their sizes
+// added up (what they held when listed; an lstat each). Names starting with "." are skipped (a
 // ConfigMap's "..data" and "..2026_…" folders among them); symlinks are
 // followed, so a ConfigMap mount's top-level links load each file once.
-func listTree(fsys fs.FS, keep func(name string) bool) (files []File, size uint64, err error) {
+func listTree(fsys fs.FS, keep func(name string) bool, sized bool) (files []File, size uint64, err error) {
 	var walk func(dir string, depth int) error
 	walk = func(dir string, depth int) error {
 		if depth > maxDepth {
@@ -73,6 +73,9 @@ func listTree(fsys fs.FS, keep func(name string) bool) (files []File, size uint6
 				}
 			case mode.IsRegular() && keep(name):
 				files = append(files, File{Path: p})
+				if !sized {
+					continue
+				}
 				if info == nil {
 					// A file gone since ReadDir counts 0: reading it fails.
 					info, _ = e.Info()

@@ -108,7 +108,7 @@ func Build(ctx context.Context, src Sources) (*Snapshot, error) {
 // Read reads the policy files (*.rego) and the role data files of src, what
 // Build reads.
 func Read(src Sources) (policyFiles, dataFiles []File, err error) {
-	l, err := List(src)
+	l, err := list(src, false)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -123,14 +123,17 @@ type Listing struct {
 	dataBytes              uint64
 }
 
-// List finds the policy files and the role data files of src.
-func List(src Sources) (Listing, error) {
+// List finds the policy files and the role data files of src, and the
+// data files' size.
+func List(src Sources) (Listing, error) { return list(src, true) }
+
+func list(src Sources, sized bool) (Listing, error) {
 	l := Listing{src: src}
 	var err error
-	if l.policyFiles, _, err = listTree(src.Policies, isRego); err != nil {
+	if l.policyFiles, _, err = listTree(src.Policies, isRego, false); err != nil {
 		return Listing{}, fmt.Errorf("read policies: %w", err)
 	}
-	if l.dataFiles, l.dataBytes, err = listTree(src.Data, isData); err != nil {
+	if l.dataFiles, l.dataBytes, err = listTree(src.Data, isData, sized); err != nil {
 		return Listing{}, fmt.Errorf("read data: %w", err)
 	}
 	return l, nil
@@ -493,7 +496,7 @@ func RevisionOf(src Sources) (string, error) {
 		fsys   fs.FS
 		keep   func(string) bool
 	}{{"policies/", src.Policies, isRego}, {"data/", src.Data, isData}} {
-		files, _, err := listTree(tree.fsys, tree.keep)
+		files, _, err := listTree(tree.fsys, tree.keep, false)
 		if err != nil {
 			return "", err
 		}

@@ -120,7 +120,7 @@ func (c *accountChecker) checkAccount(v ast.Value) {
 	if !ok {
 		return
 	}
-	c.fields("", acct, []string{"owner", "users"}, "name", "workspaces", "custom_roles", "role_groups")
+	c.fields("", acct, accountFields)
 	c.optionalString("", acct, "name")
 	if users := get(acct, "users"); users != nil {
 		c.users = c.checkUsers(users)
@@ -198,7 +198,7 @@ func (c *accountChecker) checkWorkspaces(v ast.Value) {
 		if !ok {
 			return
 		}
-		c.fields(path, ws, nil, "name", "members")
+		c.fields(path, ws, workspaceFields)
 		c.optionalString(path, ws, "name")
 		if members := get(ws, "members"); members != nil {
 			c.checkMembers(field(path, "members"), members)
@@ -255,7 +255,7 @@ func (c *accountChecker) checkCustomRoles(v ast.Value) map[string]bool {
 		if !ok {
 			return
 		}
-		c.fields(path, role, []string{"permissions"}, "name")
+		c.fields(path, role, customRoleFields)
 		c.optionalString(path, role, "name")
 		if perms := get(role, "permissions"); perms != nil {
 			c.checkIDList(path, "permissions", perms, "permission", func(p string) bool {
@@ -277,7 +277,7 @@ func (c *accountChecker) checkRoleGroups(v ast.Value) {
 		if !ok {
 			return
 		}
-		c.fields(path, group, []string{"permissions", "members"}, "name")
+		c.fields(path, group, roleGroupFields)
 		c.optionalString(path, group, "name")
 		if perms := get(group, "permissions"); perms != nil {
 			c.checkIDList(path, "permissions", perms, "permission", func(p string) bool {
@@ -339,10 +339,21 @@ func (c *accountChecker) checkIDList(parent, key string, v ast.Value, what strin
 // rather than indexing.
 const shortList = 16
 
+// fieldSet is the fields an object of the data may have (data.md).
+// required and optional share no name.
+type fieldSet struct{ required, optional []string }
+
+var (
+	accountFields    = fieldSet{[]string{"owner", "users"}, []string{"name", "workspaces", "custom_roles", "role_groups"}}
+	workspaceFields  = fieldSet{nil, []string{"name", "members"}}
+	customRoleFields = fieldSet{[]string{"permissions"}, []string{"name"}}
+	roleGroupFields  = fieldSet{[]string{"permissions", "members"}, []string{"name"}}
+)
+
 // fields reports required fields that obj lacks and fields it has that are
-// neither required nor optional (typos such as "workspace"). required and
-// optional must not share a name.
-func (c *accountChecker) fields(path string, obj ast.Object, required []string, optional ...string) {
+// neither required nor optional (typos such as "workspace").
+func (c *accountChecker) fields(path string, obj ast.Object, set fieldSet) {
+	required, optional := set.required, set.optional
 	known := 0
 	for _, name := range required {
 		if get(obj, name) == nil {
