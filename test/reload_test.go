@@ -23,6 +23,7 @@ import (
 	"github.com/pdp-sidecar/pdp/internal/datagen"
 	"github.com/pdp-sidecar/pdp/internal/pdptest"
 	"github.com/pdp-sidecar/pdp/internal/policy"
+	"github.com/pdp-sidecar/pdp/internal/testfs"
 )
 
 // The reload tests serve a small model of their own from temp dirs, so that
@@ -70,11 +71,11 @@ type reloadTree struct{ policies, data string }
 func newReloadTree(t *testing.T) reloadTree {
 	t.Helper()
 	tr := reloadTree{policies: filepath.Join(t.TempDir(), "policies"), data: filepath.Join(t.TempDir(), "data")}
-	writeFiles(t, tr.policies, map[string]string{
+	testfs.WriteAll(t, tr.policies, map[string]string{
 		"pdp/authz/authz.rego":      reloadAuthzRego,
 		"pdp/authz/authz_test.rego": reloadAuthzTestRego,
 	})
-	writeFiles(t, tr.data, map[string]string{
+	testfs.WriteAll(t, tr.data, map[string]string{
 		"accounts/acme.json":   acmeAccount("Acme 0"),
 		"accounts/globex.json": globexJSON,
 	})
@@ -203,7 +204,7 @@ func check(t *testing.T, err error) {
 func configMapMount(t *testing.T, dir string, files map[string]string) {
 	t.Helper()
 	check(t, os.RemoveAll(dir))
-	writeFiles(t, filepath.Join(dir, "..2026_x"), files)
+	testfs.WriteAll(t, filepath.Join(dir, "..2026_x"), files)
 	check(t, os.Symlink("..2026_x", filepath.Join(dir, "..data")))
 	for name := range files {
 		check(t, os.Symlink(filepath.Join("..data", name), filepath.Join(dir, name)))
@@ -217,7 +218,7 @@ func configMapUpdate(t *testing.T, dir, stamp string, files map[string]string) {
 	t.Helper()
 	old, err := os.Readlink(filepath.Join(dir, "..data"))
 	check(t, err)
-	writeFiles(t, filepath.Join(dir, stamp), files)
+	testfs.WriteAll(t, filepath.Join(dir, stamp), files)
 	check(t, os.Symlink(stamp, filepath.Join(dir, "..data_tmp")))
 	check(t, os.Rename(filepath.Join(dir, "..data_tmp"), filepath.Join(dir, "..data")))
 	check(t, os.RemoveAll(filepath.Join(dir, old)))

@@ -19,6 +19,7 @@ import (
 	"github.com/pdp-sidecar/pdp/internal/datagen"
 	"github.com/pdp-sidecar/pdp/internal/engine"
 	"github.com/pdp-sidecar/pdp/internal/pdptest"
+	"github.com/pdp-sidecar/pdp/internal/testfs"
 )
 
 // startErr tries to start the sidecar and returns why it could not.
@@ -31,19 +32,6 @@ func startErr(t *testing.T, cfg config.Config) (*app.App, error) {
 		_ = a.Run(ctx)
 	}
 	return a, err
-}
-
-func writeFiles(t *testing.T, root string, files map[string]string) {
-	t.Helper()
-	for name, body := range files {
-		p := filepath.Join(root, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
 }
 
 const okPolicy = "package pdp.authz\n\ndecision := {\"allow\": false, \"reasons\": [\"no\"]}\n"
@@ -78,8 +66,8 @@ func TestStartupRejectsBrokenFiles(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := pdptest.Config(t)
 			cfg.Policies, cfg.Data = t.TempDir(), t.TempDir()
-			writeFiles(t, cfg.Policies, tc.policies)
-			writeFiles(t, cfg.Data, tc.data)
+			testfs.WriteAll(t, cfg.Policies, tc.policies)
+			testfs.WriteAll(t, cfg.Data, tc.data)
 			_, err := startErr(t, cfg)
 			if err == nil {
 				t.Fatal("started with broken files")
@@ -98,8 +86,8 @@ func TestDataLayout(t *testing.T) {
 	// data.accounts.<id>; YAML works too; dot-folders are skipped.
 	cfg := pdptest.Config(t)
 	cfg.Policies, cfg.Data = t.TempDir(), t.TempDir()
-	writeFiles(t, cfg.Policies, map[string]string{"p/a.rego": okPolicy})
-	writeFiles(t, cfg.Data, map[string]string{
+	testfs.WriteAll(t, cfg.Policies, map[string]string{"p/a.rego": okPolicy})
+	testfs.WriteAll(t, cfg.Data, map[string]string{
 		"x/one.json":            `{"v": 1}`,
 		"x/two/data.json":       `{"v": 2}`,
 		"x/three.yaml":          "v: 3\n",
@@ -217,7 +205,7 @@ func TestBinaryGracefulShutdown(t *testing.T) {
 func TestStartupTestGate(t *testing.T) {
 	cfg := pdptest.Config(t)
 	cfg.Policies, cfg.Data = t.TempDir(), t.TempDir()
-	writeFiles(t, cfg.Policies, map[string]string{
+	testfs.WriteAll(t, cfg.Policies, map[string]string{
 		"p/a.rego":      okPolicy,
 		"p/a_test.rego": "package pdp.authz_test\n\nimport data.pdp.authz\n\ntest_allows if authz.decision.allow\n",
 	})
@@ -335,8 +323,8 @@ func largestVMFlag(t *testing.T, flag string) int64 {
 func TestWatchFailureStopsRun(t *testing.T) {
 	cfg := pdptest.Config(t)
 	cfg.Policies, cfg.Data = t.TempDir(), t.TempDir()
-	writeFiles(t, cfg.Policies, map[string]string{"p/a.rego": okPolicy})
-	writeFiles(t, cfg.Data, map[string]string{"x/one.json": `{"v": 1}`})
+	testfs.WriteAll(t, cfg.Policies, map[string]string{"p/a.rego": okPolicy})
+	testfs.WriteAll(t, cfg.Data, map[string]string{"x/one.json": `{"v": 1}`})
 	a, err := app.New(context.Background(), cfg, zap.NewNop(), zap.NewAtomicLevel())
 	if err != nil {
 		t.Fatal(err)

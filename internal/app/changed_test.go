@@ -7,20 +7,12 @@ import (
 	"testing"
 
 	"github.com/pdp-sidecar/pdp/internal/policy"
+	"github.com/pdp-sidecar/pdp/internal/testfs"
 )
 
 func TestChangedOnDisk(t *testing.T) {
 	root := t.TempDir()
-	write := func(name, body string) {
-		t.Helper()
-		p := filepath.Join(root, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	write := func(name, body string) { t.Helper(); testfs.Write(t, root, name, body) }
 	// The repository's policies and shipped data, in a folder of the test's.
 	for _, d := range []string{"policies", "data"} {
 		if err := os.CopyFS(filepath.Join(root, d), os.DirFS(filepath.Join("..", "..", d))); err != nil {

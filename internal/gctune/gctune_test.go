@@ -38,6 +38,18 @@ func env(vars map[string]string) func(string) string {
 	return func(k string) string { return vars[k] }
 }
 
+// setGC sets the collector's percentage and, unless limit is -1, its soft
+// memory limit, and restores both when the test ends.
+func setGC(t *testing.T, percent int, limit int64) {
+	t.Helper()
+	old := debug.SetGCPercent(percent)
+	oldLimit := debug.SetMemoryLimit(limit) // -1 only reads it
+	t.Cleanup(func() {
+		debug.SetGCPercent(old)
+		debug.SetMemoryLimit(oldLimit)
+	})
+}
+
 // gcPercent reads the runtime's percentage (SetGCPercent returns it).
 func gcPercent() int {
 	p := debug.SetGCPercent(100)
@@ -49,8 +61,7 @@ func gcPercent() int {
 // percentage follows it collection by collection, then that Stop restores
 // the percentage it found.
 func TestTunerFollowsTheLiveHeap(t *testing.T) {
-	old := debug.SetGCPercent(123)
-	t.Cleanup(func() { debug.SetGCPercent(old) })
+	setGC(t, 123, -1)
 	tu := gctune.Start(256*mib, env(nil), 0)
 	t.Cleanup(tu.Stop)
 	var keep [][]byte
@@ -90,8 +101,7 @@ func TestTunerFollowsTheLiveHeap(t *testing.T) {
 }
 
 func TestTunerLeavesExplicitSettingsAlone(t *testing.T) {
-	old := debug.SetGCPercent(123)
-	t.Cleanup(func() { debug.SetGCPercent(old) })
+	setGC(t, 123, -1)
 	for _, c := range []struct {
 		name     string
 		headroom uint64
@@ -168,10 +178,7 @@ func TestTunerSetsTheContainersMemoryLimit(t *testing.T) {
 // under its budget, and that resume restores the limit and tunes the
 // percentage from the live heap a collection measured since.
 func TestDeferHoldsTheCollectorOff(t *testing.T) {
-	old := debug.SetGCPercent(123)
-	t.Cleanup(func() { debug.SetGCPercent(old) })
-	oldLimit := debug.SetMemoryLimit(1 << 40)
-	t.Cleanup(func() { debug.SetMemoryLimit(oldLimit) })
+	setGC(t, 123, 1<<40)
 	tu := gctune.New(64*mib, env(nil), 0)
 	t.Cleanup(tu.Stop)
 
@@ -216,8 +223,7 @@ func TestDeferHoldsTheCollectorOff(t *testing.T) {
 // TestDeferCollectsNearTheBudget checks that the collector still runs past
 // the budget, and stays off.
 func TestDeferCollectsNearTheBudget(t *testing.T) {
-	old := debug.SetGCPercent(100)
-	t.Cleanup(func() { debug.SetGCPercent(old) })
+	setGC(t, 100, -1)
 	tu := gctune.New(64*mib, env(nil), 0)
 	t.Cleanup(tu.Stop)
 	resume := tu.Defer(64 * mib)
@@ -239,10 +245,7 @@ func TestDeferCollectsNearTheBudget(t *testing.T) {
 // TestStopWhileDeferred checks that Stop restores what Defer found, and
 // that neither a resume nor a Defer after it changes anything.
 func TestStopWhileDeferred(t *testing.T) {
-	old := debug.SetGCPercent(123)
-	t.Cleanup(func() { debug.SetGCPercent(old) })
-	oldLimit := debug.SetMemoryLimit(1 << 40)
-	t.Cleanup(func() { debug.SetMemoryLimit(oldLimit) })
+	setGC(t, 123, 1<<40)
 	tu := gctune.New(64*mib, env(nil), 0)
 	resume := tu.Defer(512 * mib)
 	tu.Stop()
@@ -262,8 +265,7 @@ func TestStopWhileDeferred(t *testing.T) {
 // TestDeferLeavesAnOperatorsGOGC checks that GOGC set or a headroom of 0
 // leave the collector as it is, and that a zero budget only tunes.
 func TestDeferLeavesAnOperatorsGOGC(t *testing.T) {
-	old := debug.SetGCPercent(150)
-	t.Cleanup(func() { debug.SetGCPercent(old) })
+	setGC(t, 150, -1)
 	for _, c := range []struct {
 		headroom, budget uint64
 		vars             map[string]string
@@ -301,10 +303,7 @@ func numGC() uint32 {
 // that a second Defer while one holds changes nothing, and that Stop then
 // restores what was there before either.
 func TestTuneWhileDeferred(t *testing.T) {
-	old := debug.SetGCPercent(123)
-	t.Cleanup(func() { debug.SetGCPercent(old) })
-	oldLimit := debug.SetMemoryLimit(1 << 40)
-	t.Cleanup(func() { debug.SetMemoryLimit(oldLimit) })
+	setGC(t, 123, 1<<40)
 	tu := gctune.New(64*mib, env(nil), 0)
 	resume := tu.Defer(512 * mib)
 	again := tu.Defer(256 * mib)

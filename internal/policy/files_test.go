@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/pdp-sidecar/pdp/internal/policy"
+	"github.com/pdp-sidecar/pdp/internal/testfs"
 )
 
 // TestListSizesWhatReadReads lays out a data tree as a ConfigMap mount does
@@ -15,16 +16,7 @@ import (
 // and that DataBytes is their size.
 func TestListSizesWhatReadReads(t *testing.T) {
 	root := t.TempDir()
-	write := func(name, body string) {
-		t.Helper()
-		p := filepath.Join(root, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	write := func(name, body string) { t.Helper(); testfs.Write(t, root, name, body) }
 	write("..2026_11_30/acme.json", `{"accounts": {"acme": {"owner": "alice"}}}`)
 	write("..2026_11_30/globex.yaml", "accounts:\n  globex:\n    owner: bob\n")
 	write("plain/data.json", `{"x": 1}`)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/pdp-sidecar/pdp/internal/engine"
 	"github.com/pdp-sidecar/pdp/internal/policy"
+	"github.com/pdp-sidecar/pdp/internal/testfs"
 )
 
 // A small model: a member of a workspace is allowed, and the reason names
@@ -61,9 +62,9 @@ type fixture struct {
 func newFixture(t *testing.T, requireTests bool) (*fixture, *Reloader) {
 	t.Helper()
 	f := &fixture{policies: t.TempDir(), data: t.TempDir(), eng: engine.New(time.Second, 0, engine.VM)}
-	f.write(t, f.policies, "pdp/authz/authz.rego", authzRego)
-	f.write(t, f.policies, "pdp/authz/authz_test.rego", authzTestRego)
-	f.write(t, f.data, "accounts/acme.json", acmeJSON)
+	testfs.Write(t, f.policies, "pdp/authz/authz.rego", authzRego)
+	testfs.Write(t, f.policies, "pdp/authz/authz_test.rego", authzTestRego)
+	testfs.Write(t, f.data, "accounts/acme.json", acmeJSON)
 	src := policy.Sources{Policies: os.DirFS(f.policies), Data: os.DirFS(f.data)}
 	snap, err := policy.Build(context.Background(), src)
 	if err != nil {
@@ -84,17 +85,6 @@ func newFixture(t *testing.T, requireTests bool) (*fixture, *Reloader) {
 	return f, r
 }
 
-func (f *fixture) write(t *testing.T, root, name, body string) {
-	t.Helper()
-	p := filepath.Join(root, name)
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
 func (f *fixture) lastOutcome() string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -113,7 +103,7 @@ func (f *fixture) reloads() int {
 func TestReloadSwapsInANewSnapshot(t *testing.T) {
 	f, r := newFixture(t, false)
 	old := f.eng.Snapshot()
-	f.write(t, f.data, "accounts/acme.json", strings.Replace(acmeJSON, `"Acme"`, `"Acme Inc."`, 1))
+	testfs.Write(t, f.data, "accounts/acme.json", strings.Replace(acmeJSON, `"Acme"`, `"Acme Inc."`, 1))
 	if err := r.Reload(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +127,7 @@ func TestReloadOfIdenticalFilesIsANoOp(t *testing.T) {
 	f, r := newFixture(t, false)
 	old := f.eng.Snapshot()
 	// Rewriting the same bytes (a touch, a ConfigMap resync) changes nothing.
-	f.write(t, f.data, "accounts/acme.json", acmeJSON)
+	testfs.Write(t, f.data, "accounts/acme.json", acmeJSON)
 	if err := r.Reload(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -171,7 +161,7 @@ func TestReloadFailureKeepsTheLastGoodSnapshot(t *testing.T) {
 			if tc.root == "policies" {
 				root = f.policies
 			}
-			f.write(t, root, tc.file, tc.body)
+			testfs.Write(t, root, tc.file, tc.body)
 			err := r.Reload(context.Background())
 			if err == nil {
 				t.Fatal("broken files accepted")
@@ -201,7 +191,7 @@ func TestReloadFailureKeepsTheLastGoodSnapshot(t *testing.T) {
 					t.Fatal(err)
 				}
 			} else {
-				f.write(t, root, tc.file, acmeJSON)
+				testfs.Write(t, root, tc.file, acmeJSON)
 			}
 			if err := r.Reload(context.Background()); err != nil {
 				t.Fatal(err)
@@ -219,7 +209,7 @@ func TestRequireTests(t *testing.T) {
 	t.Run("gate on: rejected, naming the test", func(t *testing.T) {
 		f, r := newFixture(t, true)
 		old := f.eng.Snapshot()
-		f.write(t, f.data, "accounts/acme.json", moved)
+		testfs.Write(t, f.data, "accounts/acme.json", moved)
 		err := r.Reload(context.Background())
 		if err == nil || !strings.Contains(err.Error(), "pdp.authz_test.test_bob_may_act") {
 			t.Fatalf("error %v, want the failing test named", err)
@@ -227,14 +217,14 @@ func TestRequireTests(t *testing.T) {
 		if f.eng.Snapshot() != old {
 			t.Fatal("snapshot replaced")
 		}
-		f.write(t, f.data, "accounts/acme.json", strings.Replace(acmeJSON, `"Acme"`, `"Acme 2"`, 1))
+		testfs.Write(t, f.data, "accounts/acme.json", strings.Replace(acmeJSON, `"Acme"`, `"Acme 2"`, 1))
 		if err := r.Reload(context.Background()); err != nil {
 			t.Fatalf("passing tests still rejected: %v", err)
 		}
 	})
 	t.Run("gate off: accepted", func(t *testing.T) {
 		f, r := newFixture(t, false)
-		f.write(t, f.data, "accounts/acme.json", moved)
+		testfs.Write(t, f.data, "accounts/acme.json", moved)
 		if err := r.Reload(context.Background()); err != nil {
 			t.Fatal(err)
 		}
