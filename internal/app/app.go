@@ -52,6 +52,7 @@ type App struct {
 	gc       *gctune.Tuner
 	first    *firstBuild // settled by Run
 	watching atomic.Bool // the folders are watched (Run sets the watches up)
+	settled  atomic.Bool // Run's start-up work beside serving is done (Settled)
 	// side serves --metrics-addr and --pprof, each on its own listener.
 	side []sideServer
 }
@@ -299,6 +300,12 @@ func (a *App) Engine() *engine.Engine { return a.engine }
 // embedded defaults, and until Run has set the watches up.
 func (a *App) Watching() bool { return a.watching.Load() }
 
+// Settled says whether Run has done its start-up work beside serving: the
+// first build settled (its garbage collected, the collector tuned), the
+// watches set up and the files compared with what serves (a reload
+// triggered if they differ), or given up on that because Run stops.
+func (a *App) Settled() bool { return a.settled.Load() }
+
 // Reloader exposes the reloader (for tests); nil when serving the embedded defaults.
 func (a *App) Reloader() *reload.Reloader { return a.reloader }
 
@@ -317,13 +324,20 @@ func (a *App) Run(ctx context.Context) error {
 	// once the collector is tuned again. A watch that cannot be set up
 	// stops pdp: Run returns the error, after pdp was ready.
 	g.Go(func() error {
+		defer a.settled.Store(true)
 		a.first.settle()
-		if a.reloader == nil || bgCtx.Err() != nil {
+		// gctx ends when shutting down (or when another part of Run
+		// failed): then nothing more is set up.
+		if a.reloader == nil || gctx.Err() != nil {
 			return nil
 		}
 		w, err := watch.New([]string{a.cfg.Policies, a.cfg.Data}, a.cfg.ReloadDebounce, a.cfg.ReloadMaxWait, a.log.Named("watch"))
 		if err != nil {
 			return fmt.Errorf("hot reload: %w", err)
+		}
+		if gctx.Err() != nil {
+			w.Close()
+			return nil
 		}
 		g.Go(func() error { return w.Run(bgCtx) })
 		g.Go(func() error { return a.reloader.Run(bgCtx, w.Changes()) })
@@ -332,10 +346,7 @@ func (a *App) Run(ctx context.Context) error {
 		// folder was watched would otherwise go unnoticed until the next
 		// change: what is on disk now is compared with what serves, once
 		// the watches are in place.
-		if bgCtx.Err() != nil {
-			return nil
-		}
-		if changed, err := changedOnDisk(a.src, a.engine.Snapshot().Revision); err == nil && changed {
+		if changed, err := changedOnDisk(a.src, a.engine.Snapshot().Revision); err == nil && changed && gctx.Err() == nil {
 			a.log.Info("the files changed since the first snapshot was read: reloading")
 			a.reloader.Trigger()
 		}

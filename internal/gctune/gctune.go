@@ -224,7 +224,7 @@ type State struct {
 func (t *Tuner) State() State {
 	t.mu.Lock()
 	heldOff, limit := t.heldOff, t.memLimit
-	if !t.tuning {
+	if !t.tuning || t.stopped.Load() {
 		limit = 0
 	}
 	t.mu.Unlock()

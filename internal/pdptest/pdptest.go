@@ -111,23 +111,25 @@ func start(t testing.TB, cfg config.Config, leveled bool) *Server {
 	}
 	go func() { s.done <- a.Run(ctx) }()
 	t.Cleanup(func() { s.Stop(t) })
-	if !cfg.Embedded {
-		// Run sets the watches up beside serving: wait for them, so that a
-		// test's change to the files is seen as a change, not as part of
-		// start-up.
-		deadline := time.Now().Add(20 * time.Second)
-		for !a.Watching() {
-			select {
-			case err := <-s.done:
-				s.stop, s.done = nil, nil
-				cancel()
-				t.Fatalf("pdp stopped before watching its folders: %v", err)
-			case <-time.After(time.Millisecond):
-			}
-			if time.Now().After(deadline) {
-				t.Fatal("pdp did not watch its folders within 20s")
-			}
+	// Run settles the first build, sets the watches up and compares the
+	// files with what serves beside serving: wait for that, so that a
+	// test's change to the files is seen as a change, not as part of
+	// start-up.
+	deadline := time.Now().Add(20 * time.Second)
+	for !a.Settled() {
+		select {
+		case err := <-s.done:
+			s.stop, s.done = nil, nil
+			cancel()
+			t.Fatalf("pdp stopped before it settled: %v", err)
+		case <-time.After(time.Millisecond):
 		}
+		if time.Now().After(deadline) {
+			t.Fatal("pdp did not settle within 20s")
+		}
+	}
+	if !cfg.Embedded && !a.Watching() {
+		t.Fatal("pdp settled without watching its folders")
 	}
 	return s
 }

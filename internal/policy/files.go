@@ -35,7 +35,8 @@ func readFiles(fsys fs.FS, files []File) error {
 
 // listTree returns the paths (no contents) of every regular file below
 // fsys's root whose name keep accepts, sorted, and with sized, their sizes
-// added up (what they held when listed; an lstat each). Names starting with "." are skipped (a
+// added up (what they held when listed; an lstat for each regular file, a
+// symlink being stat'ed anyway). Names starting with "." are skipped (a
 // ConfigMap's "..data" and "..2026_…" folders among them); symlinks are
 // followed, so a ConfigMap mount's top-level links load each file once.
 func listTree(fsys fs.FS, keep func(name string) bool, sized bool) (files []File, size uint64, err error) {
