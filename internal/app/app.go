@@ -278,7 +278,8 @@ func (a *App) SideAddr(name string) string {
 	return ""
 }
 
-// closeAll releases what New opened, when New fails part-way.
+// closeAll releases what New opened, when New fails part-way (New's own
+// deferred Stop gives the collector back).
 func (a *App) closeAll() {
 	if a.ln != nil {
 		a.ln.Close()
@@ -287,7 +288,6 @@ func (a *App) closeAll() {
 		s.ln.Close()
 	}
 	_ = a.dlog.Close()
-	a.gc.Stop()
 }
 
 // Addr is where the app listens ("127.0.0.1:port" or the socket path).
