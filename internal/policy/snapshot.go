@@ -489,18 +489,18 @@ func stringSet(v any) ([]string, error) {
 // checking whether the files changed leaves no garbage the size of the
 // data behind.
 func RevisionOf(src Sources) (string, error) {
+	l, err := list(src, false)
+	if err != nil {
+		return "", err
+	}
 	h := sha256.New()
 	var buf bytes.Buffer
 	for _, tree := range []struct {
 		prefix string
 		fsys   fs.FS
-		keep   func(string) bool
-	}{{"policies/", src.Policies, isRego}, {"data/", src.Data, isData}} {
-		files, _, err := listTree(tree.fsys, tree.keep, false)
-		if err != nil {
-			return "", err
-		}
-		for _, f := range files {
+		files  []File
+	}{{"policies/", src.Policies, l.policyFiles}, {"data/", src.Data, l.dataFiles}} {
+		for _, f := range tree.files {
 			buf.Reset()
 			if err := readInto(&buf, tree.fsys, f.Path); err != nil {
 				return "", err
