@@ -172,22 +172,12 @@ func toStrings(v any) []string {
 	return out
 }
 
-func writeFile(t *testing.T, p, body string) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // writeAtomically replaces p through a temporary file (whose dot name the
 // loader skips) and a rename.
 func writeAtomically(t *testing.T, p, body string) {
 	t.Helper()
 	tmp := filepath.Join(filepath.Dir(p), "."+filepath.Base(p)+".tmp")
-	writeFile(t, tmp, body)
+	testfs.WritePath(t, tmp, body)
 	check(t, os.Rename(tmp, p))
 }
 
@@ -235,7 +225,7 @@ func TestReloadSituations(t *testing.T) {
 		verify func(t *testing.T, srv *pdptest.Server)
 	}{
 		{name: "in-place write", change: func(t *testing.T, tr reloadTree) {
-			writeFile(t, tr.path(acme), acmeAccount("Acme 1"))
+			testfs.WritePath(t, tr.path(acme), acmeAccount("Acme 1"))
 		}},
 		{name: "truncate then write in chunks", change: func(t *testing.T, tr reloadTree) {
 			f, err := os.OpenFile(tr.path(acme), os.O_WRONLY|os.O_TRUNC, 0)
@@ -255,19 +245,19 @@ func TestReloadSituations(t *testing.T) {
 			// vim probes the folder, moves the original to a backup,
 			// writes the new file and deletes the backup.
 			probe := tr.path("data/accounts/4913")
-			writeFile(t, probe, "")
+			testfs.WritePath(t, probe, "")
 			check(t, os.Remove(probe))
 			check(t, os.Rename(tr.path(acme), tr.path(acme)+"~"))
-			writeFile(t, tr.path(acme), acmeAccount("Acme 1"))
+			testfs.WritePath(t, tr.path(acme), acmeAccount("Acme 1"))
 			check(t, os.Remove(tr.path(acme)+"~"))
 		}},
 		{name: "delete and recreate", change: func(t *testing.T, tr reloadTree) {
 			check(t, os.Remove(tr.path(acme)))
-			writeFile(t, tr.path(acme), acmeAccount("Acme 1"))
+			testfs.WritePath(t, tr.path(acme), acmeAccount("Acme 1"))
 		}},
 		{name: "new file in a new subfolder",
 			change: func(t *testing.T, tr reloadTree) {
-				writeFile(t, tr.path("data/extra/new/flag.json"), `{"on": true}`)
+				testfs.WritePath(t, tr.path("data/extra/new/flag.json"), `{"on": true}`)
 			},
 			verify: func(t *testing.T, srv *pdptest.Server) {
 				if got := srv.Get(t, "/v1/data/extra/new/flag/on").JSON(t)["result"]; got != true {
@@ -276,7 +266,7 @@ func TestReloadSituations(t *testing.T) {
 			}},
 		{name: "new policy file in a new subfolder",
 			change: func(t *testing.T, tr reloadTree) {
-				writeFile(t, tr.path("policies/pdp/extra/extra.rego"), "package pdp.extra\n\nanswer := 42\n")
+				testfs.WritePath(t, tr.path("policies/pdp/extra/extra.rego"), "package pdp.extra\n\nanswer := 42\n")
 			},
 			verify: func(t *testing.T, srv *pdptest.Server) {
 				if got := srv.Get(t, "/v1/data/pdp/extra/answer").JSON(t)["result"]; got != float64(42) {
@@ -398,7 +388,7 @@ func TestReloadRejectsBrokenFiles(t *testing.T) {
 				t.Errorf("want a Warn from logger reload, got %+v", warns)
 			}
 
-			writeFile(t, tr.path(tc.file), tc.fix)
+			testfs.WritePath(t, tr.path(tc.file), tc.fix)
 			name := ""
 			if tc.file == acme {
 				name = "Acme fixed"
@@ -424,7 +414,7 @@ func TestReloadSIGHUPAndNoOp(t *testing.T) {
 		c.ReloadDebounce, c.ReloadMaxWait = time.Hour, time.Hour
 	})
 	before := getStatus(t, srv)
-	writeFile(t, tr.path("data/accounts/acme.json"), acmeAccount("Acme 1"))
+	testfs.WritePath(t, tr.path("data/accounts/acme.json"), acmeAccount("Acme 1"))
 	want := tr.revision(t)
 	polls := 0
 	pdptest.Eventually(t, 5*time.Second, "a reload on SIGHUP", func() bool {
@@ -460,7 +450,7 @@ func TestReloadLatency(t *testing.T) {
 	})
 	var samples []time.Duration
 	for i := range 5 {
-		writeFile(t, tr.path("data/accounts/acme.json"), acmeAccount(fmt.Sprintf("Acme %d", i+1)))
+		testfs.WritePath(t, tr.path("data/accounts/acme.json"), acmeAccount(fmt.Sprintf("Acme %d", i+1)))
 		wrote := time.Now()
 		want := tr.revision(t)
 		var took time.Duration
@@ -497,7 +487,7 @@ func TestReloadUnderLoad(t *testing.T) {
 	for i := range good {
 		bodies[i] = acmeAccount(fmt.Sprintf("Acme %d", i))
 		scratch := newReloadTree(t)
-		writeFile(t, scratch.path("data/accounts/acme.json"), bodies[i])
+		testfs.WritePath(t, scratch.path("data/accounts/acme.json"), bodies[i])
 		nameOf[scratch.revision(t)] = fmt.Sprintf("Acme %d", i)
 	}
 	broken := []string{
@@ -607,12 +597,12 @@ func TestReloadUnderLoad(t *testing.T) {
 		<-tick.C
 		switch {
 		case replaced%4 == 3:
-			writeFile(t, acme, broken[(replaced/4)%len(broken)])
+			testfs.WritePath(t, acme, broken[(replaced/4)%len(broken)])
 		case replaced%2 == 0:
-			writeFile(t, acme, bodies[replaced%good])
+			testfs.WritePath(t, acme, bodies[replaced%good])
 		default:
 			tmp := acme + ".tmp~"
-			writeFile(t, tmp, bodies[replaced%good])
+			testfs.WritePath(t, tmp, bodies[replaced%good])
 			check(t, os.Rename(tmp, acme))
 		}
 		replaced++
@@ -621,7 +611,7 @@ func TestReloadUnderLoad(t *testing.T) {
 	wg.Wait()
 
 	// The last version written may be broken: end on a good one.
-	writeFile(t, acme, bodies[0])
+	testfs.WritePath(t, acme, bodies[0])
 	waitServes(t, srv, tr, "Acme 0")
 	st := getStatus(t, srv)
 	revisions := 0
@@ -648,7 +638,7 @@ func TestReloadShippedModel(t *testing.T) {
 	check(t, os.CopyFS(tr.data, src.Data))
 	srv := startReload(t, tr, nil)
 	before := getStatus(t, srv).Revision
-	writeFile(t, tr.path("data/extra/reload_probe.json"), `{"probe": 1}`)
+	testfs.WritePath(t, tr.path("data/extra/reload_probe.json"), `{"probe": 1}`)
 	if waitServes(t, srv, tr, "") == before {
 		t.Fatal("the revision did not change")
 	}

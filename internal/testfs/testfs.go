@@ -12,7 +12,13 @@ import (
 // needs; an error fails t.
 func Write(t testing.TB, root, name, body string) {
 	t.Helper()
-	p := filepath.Join(root, filepath.FromSlash(name))
+	WritePath(t, filepath.Join(root, filepath.FromSlash(name)), body)
+}
+
+// WritePath writes body to the file p, making the folders it needs; an
+// error fails t.
+func WritePath(t testing.TB, p, body string) {
+	t.Helper()
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		t.Fatal(err)
 	}
