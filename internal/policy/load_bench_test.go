@@ -17,15 +17,8 @@ import (
 //
 //	go test ./internal/policy -run '^$' -bench LoadData -benchmem
 func BenchmarkLoadData(b *testing.B) {
-	d := datagen.Generate(1000, 100, 1)
-	dir := b.TempDir()
-	if _, err := d.WriteIn(dir, datagen.FolderLayout); err != nil {
-		b.Fatal(err)
-	}
-	_, files, err := Read(Sources{Policies: os.DirFS(b.TempDir()), Data: os.DirFS(dir)})
-	if err != nil {
-		b.Fatal(err)
-	}
+	_, files := read100k(b, b.TempDir())
+	var err error
 	b.ReportAllocs()
 	var doc ast.Object
 	for b.Loop() {
@@ -47,4 +40,21 @@ func BenchmarkLoadData(b *testing.B) {
 	runtime.ReadMemStats(&after)
 	runtime.KeepAlive(doc)
 	b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/(1<<20), "live-MiB")
+}
+
+// read100k writes generated role data of 100k users (1,000 accounts, a
+// folder each) to a temporary folder and reads it, with the policies of the
+// folder policies.
+func read100k(b *testing.B, policies string) (policyFiles, dataFiles []File) {
+	b.Helper()
+	d := datagen.Generate(1000, 100, 1)
+	dir := b.TempDir()
+	if _, err := d.WriteIn(dir, datagen.FolderLayout); err != nil {
+		b.Fatal(err)
+	}
+	policyFiles, dataFiles, err := Read(Sources{Policies: os.DirFS(policies), Data: os.DirFS(dir)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return policyFiles, dataFiles
 }

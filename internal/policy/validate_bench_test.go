@@ -2,14 +2,11 @@ package policy
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/storage/inmem"
-
-	"github.com/pdp-sidecar/pdp/internal/datagen"
 )
 
 // BenchmarkValidate measures the role data's validation at 100k users
@@ -17,15 +14,7 @@ import (
 //
 //	go test ./internal/policy -run '^$' -bench Validate -benchmem
 func BenchmarkValidate(b *testing.B) {
-	d := datagen.Generate(1000, 100, 1)
-	dir := b.TempDir()
-	if _, err := d.WriteIn(dir, datagen.FolderLayout); err != nil {
-		b.Fatal(err)
-	}
-	policyFiles, dataFiles, err := Read(Sources{Policies: os.DirFS(filepath.Join("..", "..", "policies")), Data: os.DirFS(dir)})
-	if err != nil {
-		b.Fatal(err)
-	}
+	policyFiles, dataFiles := read100k(b, filepath.Join("..", "..", "policies"))
 	s, err := compilePolicies(policyFiles)
 	if err != nil {
 		b.Fatal(err)
