@@ -25,6 +25,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/storage"
 	"github.com/open-policy-agent/opa/v1/storage/inmem"
 
+	"github.com/pdp-sidecar/pdp/internal/docstore"
 	"github.com/pdp-sidecar/pdp/internal/roledata"
 	"github.com/pdp-sidecar/pdp/internal/vm"
 )
@@ -187,14 +188,18 @@ func BuildFiles(ctx context.Context, policyFiles, dataFiles []File) (*Snapshot, 
 		}
 		s.Stats = countStats(accounts.Value)
 	}
-	// The store takes doc as it is: AST values, read by evaluation without
-	// conversion, and nobody else holds a reference to them.
-	s.Store = inmem.NewFromASTObject(doc)
+	// Validated, the data is kept compact (docstore) and its AST dropped:
+	// the vm walks the store, OPA's evaluator reads it through NewStorage.
+	compact, err := docstore.Build(doc)
+	if err != nil {
+		return nil, fmt.Errorf("role data: %w", err)
+	}
+	s.Store = docstore.NewStorage(compact)
 
 	if s.Decision, err = s.prepare(ctx, DecisionRule); err != nil {
 		return nil, err
 	}
-	s.Data = ast.NewTerm(doc)
+	s.Data = vm.DataTerm(compact)
 	if shared := sharedPath(compiler, doc); shared != "" {
 		// OPA's planner visits such a node's rules and data in another
 		// order than OPA's evaluator (an array built over it differs), and

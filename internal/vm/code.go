@@ -6,6 +6,8 @@ import (
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/ir"
+
+	"github.com/pdp-sidecar/pdp/internal/docstore"
 )
 
 // code is a block of the plan compiled to closures, one per statement, with
@@ -141,12 +143,17 @@ func (p *Program) compileStmt(s ir.Stmt) instr {
 		}
 	case *ir.DotStmt:
 		src, key, target := p.operand(s.Source), p.operand(s.Key), int(s.Target)
-		return func(_ *state, f []*ast.Term) (int, error) {
+		return func(st *state, f []*ast.Term) (int, error) {
 			src, key := src.get(f), key.get(f)
 			if src == nil || key == nil {
 				return 0, nil
 			}
-			v := dot(src, key)
+			var v *ast.Term
+			if sv, ok := src.Value.(*view); ok {
+				v = st.dotView(sv, solid(key))
+			} else {
+				v = dot(src, solid(key))
+			}
 			if v == nil {
 				return 0, nil
 			}
@@ -171,7 +178,7 @@ func (p *Program) compileStmt(s ir.Stmt) instr {
 				return 0, nil
 			}
 			if cur := f[target]; cur != nil {
-				if ast.Compare(cur, v) != 0 {
+				if compareTerms(cur, v) != 0 {
 					return 0, conflict()
 				}
 				return next, nil
@@ -186,7 +193,7 @@ func (p *Program) compileStmt(s ir.Stmt) instr {
 	case *ir.SetAddStmt:
 		set, val := int(s.Set), p.operand(s.Value)
 		return func(_ *state, f []*ast.Term) (int, error) {
-			t, v := f[set], val.get(f)
+			t, v := f[set], solid(val.get(f))
 			if t != nil && t.Value == emptySet {
 				t.Value = ast.NewSet() // its own set, from its first element
 			}
@@ -201,7 +208,7 @@ func (p *Program) compileStmt(s ir.Stmt) instr {
 		a, b := p.operand(s.A), p.operand(s.B)
 		return func(_ *state, f []*ast.Term) (int, error) {
 			a, b := a.get(f), b.get(f)
-			if a == nil || b == nil || ast.Compare(a, b) == 0 {
+			if a == nil || b == nil || compareTerms(a, b) == 0 {
 				return 0, nil
 			}
 			return next, nil
@@ -210,7 +217,7 @@ func (p *Program) compileStmt(s ir.Stmt) instr {
 		a, b := p.operand(s.A), p.operand(s.B)
 		return func(_ *state, f []*ast.Term) (int, error) {
 			a, b := a.get(f), b.get(f)
-			if a == nil || b == nil || ast.Compare(a, b) != 0 {
+			if a == nil || b == nil || compareTerms(a, b) != 0 {
 				return 0, nil
 			}
 			return next, nil
@@ -240,7 +247,7 @@ func (p *Program) compileStmt(s ir.Stmt) instr {
 		array, val := int(s.Array), p.operand(s.Value)
 		return func(_ *state, f []*ast.Term) (int, error) {
 			arr, ok := termValue[*ast.Array](f[array])
-			v := val.get(f)
+			v := solid(val.get(f))
 			if !ok || v == nil {
 				return 0, errors.New("array append to a non-array or of an undefined value")
 			}
@@ -250,8 +257,8 @@ func (p *Program) compileStmt(s ir.Stmt) instr {
 	case *ir.ObjectMergeStmt:
 		a, b, target := int(s.A), int(s.B), int(s.Target)
 		return func(_ *state, f []*ast.Term) (int, error) {
-			a, aok := termValue[ast.Object](f[a])
-			b, bok := termValue[ast.Object](f[b])
+			a, aok := termValue[ast.Object](solid(f[a]))
+			b, bok := termValue[ast.Object](solid(f[b]))
 			if !aok || !bok {
 				return 0, objectConflict()
 			}
@@ -285,9 +292,9 @@ func (p *Program) compileStmt(s ir.Stmt) instr {
 			return next, nil
 		}
 	case *ir.IsArrayStmt:
-		return isTypeStmt[*ast.Array](p.operand(s.Source))
+		return isContainerStmt[*ast.Array](p.operand(s.Source), docstore.Array)
 	case *ir.IsObjectStmt:
-		return isTypeStmt[ast.Object](p.operand(s.Source))
+		return isContainerStmt[ast.Object](p.operand(s.Source), docstore.Object)
 	case *ir.IsSetStmt:
 		return isTypeStmt[ast.Set](p.operand(s.Source))
 	case *ir.LenStmt:
@@ -322,7 +329,7 @@ func (p *Program) compileStmt(s ir.Stmt) instr {
 		val := int(s.Value)
 		return func(st *state, f []*ast.Term) (int, error) {
 			if v := f[val]; v != nil {
-				st.results = append(st.results, v)
+				st.results = append(st.results, solid(v))
 			}
 			return next, nil
 		}
@@ -380,7 +387,7 @@ func (p *Program) objectInsert(object ir.Local, key, value ir.Operand, once bool
 	obj, k, val := int(object), p.operand(key), p.operand(value)
 	return func(st *state, f []*ast.Term) (int, error) {
 		o, _ := termValue[ast.Object](f[obj])
-		k, v := k.get(f), val.get(f)
+		k, v := solid(k.get(f)), solid(val.get(f))
 		if o == nil || k == nil || v == nil {
 			return 0, errors.New("object insert into a non-object or of an undefined value")
 		}
@@ -420,6 +427,29 @@ func assign(target int, v *ast.Term) instr {
 		f[target] = v
 		return next, nil
 	}
+}
+
+// isContainerStmt is isTypeStmt for objects or arrays, which may be
+// views of the data (of kind k).
+func isContainerStmt[T ast.Value](src operand, k docstore.Kind) instr {
+	return func(_ *state, f []*ast.Term) (int, error) {
+		t := src.get(f)
+		if vk, ok := kindOf(t); ok {
+			if vk != k {
+				return 0, nil
+			}
+			return next, nil
+		}
+		if _, ok := termValue[T](t); !ok {
+			return 0, nil
+		}
+		return next, nil
+	}
+}
+
+// compareTerms is ast.Compare, for terms that may be views.
+func compareTerms(a, b *ast.Term) int {
+	return ast.Compare(solid(a), solid(b))
 }
 
 func isTypeStmt[T ast.Value](src operand) instr {

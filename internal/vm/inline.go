@@ -1,6 +1,10 @@
 package vm
 
-import "github.com/open-policy-agent/opa/v1/ast"
+import (
+	"github.com/open-policy-agent/opa/v1/ast"
+
+	"github.com/pdp-sidecar/pdp/internal/docstore"
+)
 
 // inline are built-ins the evaluation calls directly: the trivial ones a
 // policy calls dozens of times a decision (type tests, comparisons, count,
@@ -17,14 +21,16 @@ var inline = map[string]func(a []*ast.Term) (v *ast.Term, ok bool){
 	ast.LessThan.Name:      compare(func(c int) bool { return c < 0 }),
 	ast.LessThanEq.Name:    compare(func(c int) bool { return c <= 0 }),
 	ast.IsString.Name:      isType[ast.String],
-	ast.IsObject.Name:      isType[ast.Object],
-	ast.IsArray.Name:       isType[*ast.Array],
+	ast.IsObject.Name:      isContainer[ast.Object](docstore.Object),
+	ast.IsArray.Name:       isContainer[*ast.Array](docstore.Array),
 	ast.IsSet.Name:         isType[ast.Set],
 	ast.IsBoolean.Name:     isType[ast.Boolean],
 	ast.IsNumber.Name:      isType[ast.Number],
 	ast.IsNull.Name:        isType[ast.Null],
 	ast.Count.Name: func(a []*ast.Term) (*ast.Term, bool) {
 		switch v := a[0].Value.(type) {
+		case *view:
+			return ast.InternedTerm(v.s.Len(v.r)), true
 		case *ast.Array:
 			return ast.InternedTerm(v.Len()), true
 		case ast.Object:
@@ -35,13 +41,16 @@ var inline = map[string]func(a []*ast.Term) (v *ast.Term, ok bool){
 		return nil, false // a string's runes, or OPA's type error
 	},
 	ast.Member.Name: func(a []*ast.Term) (*ast.Term, bool) {
+		x := solid(a[0])
 		switch c := a[1].Value.(type) {
+		case *view:
+			return ast.InternedTerm(viewMember(x, c)), true
 		case ast.Set:
-			return ast.InternedTerm(c.Contains(a[0])), true
+			return ast.InternedTerm(c.Contains(x)), true
 		case *ast.Array:
-			return ast.InternedTerm(c.Until(a[0].Equal)), true
+			return ast.InternedTerm(c.Until(x.Equal)), true
 		case ast.Object:
-			return ast.InternedTerm(c.Until(func(_, v *ast.Term) bool { return a[0].Equal(v) })), true
+			return ast.InternedTerm(c.Until(func(_, v *ast.Term) bool { return x.Equal(v) })), true
 		}
 		return ast.InternedTerm(false), true
 	},
@@ -51,6 +60,21 @@ var inline = map[string]func(a []*ast.Term) (v *ast.Term, ok bool){
 func compare(ok func(int) bool) func([]*ast.Term) (*ast.Term, bool) {
 	return func(a []*ast.Term) (*ast.Term, bool) {
 		return ast.InternedTerm(ok(a[0].Value.Compare(a[1].Value))), true
+	}
+}
+
+// viewAware are the inline built-ins that take views of the data (view.go)
+// as they are; the others are given their AST.
+var viewAware = map[string]bool{ast.Count.Name: true, ast.Member.Name: true, ast.IsObject.Name: true, ast.IsArray.Name: true}
+
+// isContainer is isType for objects or arrays, which may be views of the
+// data (of kind k).
+func isContainer[T ast.Value](k docstore.Kind) func([]*ast.Term) (*ast.Term, bool) {
+	return func(a []*ast.Term) (*ast.Term, bool) {
+		if vk, ok := kindOf(a[0]); ok {
+			return ast.InternedTerm(vk == k), true
+		}
+		return isType[T](a)
 	}
 }
 

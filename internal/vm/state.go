@@ -34,6 +34,12 @@ type state struct {
 	out     *ast.Term
 	collect func(*ast.Term) error
 
+	// views and viewTerms: the slab node hands views of the data out from
+	// (nviews used); they live for one evaluation.
+	views     []view
+	viewTerms []ast.Term
+	nviews    int
+
 	scans       []scanFrame // scans in progress, innermost last
 	visitObject func(k, v *ast.Term) error
 	visitSet    func(x *ast.Term) error
@@ -102,6 +108,7 @@ func putState(st *state) {
 	clear(st.dirty[:cap(st.dirty)]) // left by a failed fold
 	st.dirty = st.dirty[:0]
 	st.folding = false
+	st.releaseViews()
 	clear(st.scans[:cap(st.scans)])
 	st.scans = st.scans[:0]
 	clear(st.results[:cap(st.results)])

@@ -64,6 +64,9 @@ type callee struct {
 	fn      *function
 	builtin topdown.BuiltinFunc
 	inline  func([]*ast.Term) (*ast.Term, bool) // a trivial built-in, called directly (inline.go)
+	// viewAware: inline takes views of the data as they are (the others,
+	// and OPA's built-ins, are given their AST).
+	viewAware bool
 	loc     *ast.Location                       // the call's place in the policy, for a built-in's error
 }
 
@@ -213,6 +216,7 @@ func (p *Program) fold(fn *function, data *ast.Term) (v *ast.Term, ok, spent boo
 	f := st.alloc(2)
 	f[ir.Data] = data
 	v, err := st.callFunc(f, fn, inputAndData)
+	v = solid(v) // kept past this evaluation, whose views it may not hold
 	// Out of time, a built-in such as numbers.range stops with an error of
 	// its own: a failure past the deadline counts as out of time.
 	spent = errors.Is(err, errFoldBudget) || errors.Is(err, ErrUnfolded) || (err != nil && !time.Now().Before(st.deadline))
@@ -546,7 +550,7 @@ func (c *checker) call(s *ir.CallStmt) *callStmt {
 	if i := s.Location.File; i >= 0 && i < len(c.files) {
 		loc = &ast.Location{File: c.files[i], Row: s.Location.Row, Col: s.Location.Col}
 	}
-	out.callee = callee{builtin: f, loc: loc, inline: inline[s.Func]}
+	out.callee = callee{builtin: f, loc: loc, inline: inline[s.Func], viewAware: viewAware[s.Func]}
 	return out
 }
 
@@ -618,6 +622,8 @@ func (st *state) scan(f []*ast.Term, s *scanStmt) (int, error) {
 	st.scans = append(st.scans, scanFrame{f: f, s: s, out: done})
 	i := len(st.scans) - 1
 	switch v := src.Value.(type) {
+	case *view:
+		st.scanView(i, v)
 	case *ast.Array:
 		for j := range v.Len() {
 			if st.visit(i, ast.InternedTerm(j), v.Elem(j)) {
@@ -697,11 +703,15 @@ func (st *state) callBuiltin(f []*ast.Term, c *callee, operands []operand) (*ast
 	}
 	st.args = args
 	if c.inline != nil {
+		if !c.viewAware {
+			solidAll(args)
+		}
 		if v, ok := c.inline(args); ok {
 			clear(st.args)
 			return v, nil
 		}
 	}
+	solidAll(args)
 	st.out = nil
 	st.bctx.Location = c.loc
 	if err := c.builtin(st.bctx, args, st.collect); err != nil {
@@ -803,6 +813,8 @@ func dot(src, key *ast.Term) *ast.Term {
 
 func length(v ast.Value) (int, bool) {
 	switch v := v.(type) {
+	case *view:
+		return v.s.Len(v.r), true // only objects and arrays are views
 	case *ast.Array:
 		return v.Len(), true
 	case ast.Object:

@@ -1,0 +1,376 @@
+// Package docstore holds a JSON document (the role data) compactly: three
+// flat, pointer-free slices instead of an OPA AST, whose every object is a
+// Go map, a sorted key slice and a term per member (about 290 bytes for a
+// one-key object). The garbage collector sees three objects, not millions,
+// and a lookup touches a few cache lines.
+//
+// A Store never changes after Build. A node is named by its Ref; objects
+// keep their members sorted by key, which is also the order OPA iterates
+// an object in. Value turns any node back into the AST value OPA would
+// have decoded, for the code that needs OPA's types.
+package docstore
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"unsafe"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+)
+
+// Kind is a node's JSON type.
+type Kind uint8
+
+// The kinds of node.
+const (
+	Null Kind = iota
+	Boolean
+	Number
+	String
+	Array
+	Object
+)
+
+// Ref names a node of a Store.
+type Ref uint32
+
+// node is one value: a scalar's text (a number as written, a string's
+// bytes, a boolean's 0 or 1 in n) or a container's members.
+type node struct {
+	kind Kind
+	// n: an object's or array's members, a string's or number's bytes,
+	// a boolean's value.
+	n uint32
+	// off: the first member (s.members for an object, s.elems for an
+	// array), or the first byte in s.text.
+	off uint32
+}
+
+// member is an object's member: its key's bytes in s.text, and its value.
+type member struct {
+	keyOff, keyLen uint32
+	value          Ref
+}
+
+// Store is an immutable JSON document.
+type Store struct {
+	nodes   []node
+	members []member // each object's, contiguous and sorted by key
+	elems   []Ref    // each array's, contiguous
+	text    []byte   // strings, keys and numbers (short ones stored once)
+}
+
+// Root is the document's top node.
+func (s *Store) Root() Ref { return 0 }
+
+// Kind is r's type.
+func (s *Store) Kind(r Ref) Kind { return s.nodes[r].kind }
+
+// Len is the number of an object's or array's members, 0 for a scalar.
+func (s *Store) Len(r Ref) int {
+	n := s.nodes[r]
+	if n.kind == Object || n.kind == Array {
+		return int(n.n)
+	}
+	return 0
+}
+
+// Get is an object's value for key; false when r is not an object or has
+// no such key.
+func (s *Store) Get(r Ref, key string) (Ref, bool) {
+	n := s.nodes[r]
+	if n.kind != Object {
+		return 0, false
+	}
+	ms := s.members[n.off : n.off+n.n]
+	lo, hi := 0, len(ms)
+	for lo < hi {
+		mid := int(uint(lo+hi) >> 1)
+		if s.str(ms[mid].keyOff, ms[mid].keyLen) < key {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	if lo < len(ms) && s.str(ms[lo].keyOff, ms[lo].keyLen) == key {
+		return ms[lo].value, true
+	}
+	return 0, false
+}
+
+// Member is an object's i-th member in key order.
+func (s *Store) Member(r Ref, i int) (key string, value Ref) {
+	m := s.members[int(s.nodes[r].off)+i]
+	return s.str(m.keyOff, m.keyLen), m.value
+}
+
+// Elem is an array's i-th element.
+func (s *Store) Elem(r Ref, i int) Ref { return s.elems[int(s.nodes[r].off)+i] }
+
+// Text is a string's value or a number's text (as written); "" for the
+// other kinds. It shares the Store's memory, which nothing writes to.
+func (s *Store) Text(r Ref) string {
+	n := s.nodes[r]
+	if n.kind != String && n.kind != Number {
+		return ""
+	}
+	return s.str(n.off, n.n)
+}
+
+// Bool is a boolean's value (false for the other kinds).
+func (s *Store) Bool(r Ref) bool {
+	n := s.nodes[r]
+	return n.kind == Boolean && n.n == 1
+}
+
+func (s *Store) str(off, n uint32) string {
+	if n == 0 {
+		return ""
+	}
+	return unsafe.String(&s.text[off], int(n))
+}
+
+// Value is r as the AST value OPA decodes the same JSON to: a fresh one
+// each call (the caller may keep it).
+func (s *Store) Value(r Ref) ast.Value {
+	n := s.nodes[r]
+	switch n.kind {
+	case Null:
+		return ast.Null{}
+	case Boolean:
+		return ast.Boolean(n.n == 1)
+	case Number:
+		return ast.Number(s.str(n.off, n.n))
+	case String:
+		return ast.String(s.str(n.off, n.n))
+	case Array:
+		elems := make([]*ast.Term, n.n)
+		for i := range elems {
+			elems[i] = s.Term(s.elems[int(n.off)+i])
+		}
+		return ast.NewArray(elems...)
+	default:
+		kv := make([][2]*ast.Term, n.n)
+		for i := range kv {
+			m := s.members[int(n.off)+i]
+			kv[i] = [2]*ast.Term{ast.StringTerm(s.str(m.keyOff, m.keyLen)), s.Term(m.value)}
+		}
+		return ast.NewObject(kv...)
+	}
+}
+
+// Term is Value in a term.
+func (s *Store) Term(r Ref) *ast.Term {
+	switch n := s.nodes[r]; n.kind {
+	case Null:
+		return ast.InternedNullTerm
+	case Boolean:
+		return ast.InternedTerm(n.n == 1)
+	}
+	return ast.NewTerm(s.Value(r))
+}
+
+// Lookup follows path from the root; false when a step is missing (or
+// steps into a scalar). An array's step is its index in decimal.
+func (s *Store) Lookup(path []string) (Ref, bool) {
+	r := s.Root()
+	for _, k := range path {
+		switch s.Kind(r) {
+		case Object:
+			next, ok := s.Get(r, k)
+			if !ok {
+				return 0, false
+			}
+			r = next
+		case Array:
+			i, ok := arrayIndex(k)
+			if !ok || i >= s.Len(r) {
+				return 0, false
+			}
+			r = s.Elem(r, i)
+		default:
+			return 0, false
+		}
+	}
+	return r, true
+}
+
+// arrayIndex reads an array step as storage paths write it: decimal, no
+// sign, no leading zero.
+func arrayIndex(k string) (int, bool) {
+	if k == "" || len(k) > 9 || (k[0] == '0' && len(k) > 1) {
+		return 0, false
+	}
+	i := 0
+	for _, c := range []byte(k) {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		i = i*10 + int(c-'0')
+	}
+	return i, true
+}
+
+// Stats is what a Store holds, for the logs and tests.
+type Stats struct {
+	Nodes, Members, Elems, TextBytes int
+}
+
+// Stats counts s's parts.
+func (s *Store) Stats() Stats {
+	return Stats{len(s.nodes), len(s.members), len(s.elems), len(s.text)}
+}
+
+// Bytes is about how much memory s holds.
+func (s *Store) Bytes() int {
+	return cap(s.nodes)*int(unsafe.Sizeof(node{})) + cap(s.members)*int(unsafe.Sizeof(member{})) +
+		cap(s.elems)*4 + cap(s.text)
+}
+
+// ErrTooLarge is Build's error for a document past the Store's 32-bit
+// offsets (4 GiB of text or 4 billion nodes).
+var ErrTooLarge = errors.New("document too large for a compact store")
+
+// Build makes a Store of v, a JSON document as OPA's AST: objects with
+// string keys, arrays, strings, numbers, booleans and null. Anything else
+// (a set, a non-string key, a variable) is an error.
+func Build(v ast.Value) (s *Store, err error) {
+	b := &builder{s: &Store{}, short: map[string]uint32{}}
+	defer func() {
+		if r := recover(); r != nil {
+			if e, ok := r.(buildError); ok {
+				s, err = nil, e.err
+				return
+			}
+			panic(r)
+		}
+	}()
+	b.count(v)
+	b.s.nodes = make([]node, 0, b.nodes)
+	b.s.members = make([]member, 0, b.members)
+	b.s.elems = make([]Ref, 0, b.elems)
+	b.s.text = make([]byte, 0, b.text)
+	b.s.nodes = append(b.s.nodes, node{})
+	b.fill(0, v)
+	// text was sized for every string; stored once, short ones take less.
+	b.s.text = slices.Clone(b.s.text)
+	return b.s, nil
+}
+
+type buildError struct{ err error }
+
+type builder struct {
+	s *Store
+	// short: the offset of each short string already in text.
+	short map[string]uint32
+	// capacities, from count
+	nodes, members, elems, text int
+}
+
+// shortLen bounds the strings stored once however often they occur (keys,
+// roles, permission ids); longer ones (e-mail addresses, names) rarely
+// repeat.
+const shortLen = 32
+
+func (b *builder) fail(format string, args ...any) {
+	panic(buildError{fmt.Errorf(format, args...)})
+}
+
+// count sizes the slices (an upper bound for text: repeats are stored once).
+func (b *builder) count(v ast.Value) {
+	b.nodes++
+	switch v := v.(type) {
+	case ast.Null, ast.Boolean:
+	case ast.Number:
+		b.text += len(v)
+	case ast.String:
+		b.text += len(v)
+	case *ast.Array:
+		b.elems += v.Len()
+		for i := range v.Len() {
+			b.count(v.Elem(i).Value)
+		}
+	case ast.Object:
+		b.members += v.Len()
+		v.Foreach(func(k, x *ast.Term) {
+			ks, ok := k.Value.(ast.String)
+			if !ok {
+				b.fail("object key %v: not a string", k)
+			}
+			b.text += len(ks)
+			b.count(x.Value)
+		})
+	default:
+		b.fail("%T is not a JSON value", v)
+	}
+	if b.nodes > math.MaxUint32 || b.text > math.MaxUint32 || b.members > math.MaxUint32 || b.elems > math.MaxUint32 {
+		panic(buildError{ErrTooLarge})
+	}
+}
+
+// fill writes v into node r (already appended).
+func (b *builder) fill(r Ref, v ast.Value) {
+	s := b.s
+	switch v := v.(type) {
+	case ast.Null:
+		s.nodes[r] = node{kind: Null}
+	case ast.Boolean:
+		n := uint32(0)
+		if v {
+			n = 1
+		}
+		s.nodes[r] = node{kind: Boolean, n: n}
+	case ast.Number:
+		off, n := b.addText(string(v))
+		s.nodes[r] = node{kind: Number, n: n, off: off}
+	case ast.String:
+		off, n := b.addText(string(v))
+		s.nodes[r] = node{kind: String, n: n, off: off}
+	case *ast.Array:
+		// The members' slots first (contiguous), then each member's tree.
+		first := len(s.elems)
+		for range v.Len() {
+			s.elems = append(s.elems, Ref(len(s.nodes)))
+			s.nodes = append(s.nodes, node{})
+		}
+		s.nodes[r] = node{kind: Array, n: uint32(v.Len()), off: uint32(first)}
+		for i := range v.Len() {
+			b.fill(s.elems[first+i], v.Elem(i).Value)
+		}
+	case ast.Object:
+		first := len(s.members)
+		// Foreach visits keys in sorted (ast.Compare) order, which for
+		// strings is byte order, as Get's search needs.
+		v.Foreach(func(k, _ *ast.Term) {
+			off, n := b.addText(string(k.Value.(ast.String)))
+			s.members = append(s.members, member{keyOff: off, keyLen: n, value: Ref(len(s.nodes))})
+			s.nodes = append(s.nodes, node{})
+		})
+		s.nodes[r] = node{kind: Object, n: uint32(v.Len()), off: uint32(first)}
+		i := first
+		v.Foreach(func(_, x *ast.Term) {
+			b.fill(s.members[i].value, x.Value)
+			i++
+		})
+	}
+}
+
+func (b *builder) addText(x string) (off, n uint32) {
+	if len(x) == 0 {
+		return 0, 0
+	}
+	if len(x) <= shortLen {
+		if off, ok := b.short[x]; ok {
+			return off, uint32(len(x))
+		}
+	}
+	off = uint32(len(b.s.text))
+	b.s.text = append(b.s.text, x...)
+	if len(x) <= shortLen {
+		b.short[strings.Clone(x)] = off
+	}
+	return off, uint32(len(x))
+}
