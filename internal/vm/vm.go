@@ -67,7 +67,7 @@ type callee struct {
 	// viewAware: inline takes views of the data as they are (the others,
 	// and OPA's built-ins, are given their AST).
 	viewAware bool
-	loc     *ast.Location                       // the call's place in the policy, for a built-in's error
+	loc       *ast.Location // the call's place in the policy, for a built-in's error
 }
 
 // Compile readies the plan named "eval" (vm.Plan's) of p for evaluation.
