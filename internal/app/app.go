@@ -106,9 +106,10 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger, level zap.Atom
 	policyFiles, dataFiles, err := listing.Read()
 	var snap *policy.Snapshot
 	if err == nil {
-		snap, err = policy.BuildFiles(ctx, policyFiles, dataFiles)
+		snap, err = policy.BuildFilesUncompacted(ctx, policyFiles, dataFiles)
 	}
 	first.built()
+	first.snap = snap
 	if err != nil {
 		return nil, fmt.Errorf("load policies and data: %w", err)
 	}

@@ -3,12 +3,14 @@ package app
 import (
 	"math"
 	"runtime/debug"
+	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/pdp-sidecar/pdp/internal/config"
 	"github.com/pdp-sidecar/pdp/internal/gctune"
 	"github.com/pdp-sidecar/pdp/internal/hugepages"
+	"github.com/pdp-sidecar/pdp/internal/policy"
 )
 
 // Building a snapshot allocates about seven times its role data's size on
@@ -35,6 +37,9 @@ type firstBuild struct {
 	resume  func() // gc.Defer's, or gc.Tune when not held off
 	heldOff bool
 	cycles  uint64 // collections before the build
+	// snap: the first snapshot, built with its role data as AST, which
+	// settle compacts (policy.Snapshot.Compact).
+	snap *policy.Snapshot
 }
 
 // prepareHeap readies the heap for the first build of a snapshot of data
@@ -80,9 +85,12 @@ func (b *firstBuild) built() {
 	}
 }
 
-// settle collects what the first build left (decoded files, validation) and
-// returns the memory to the OS, so that a sidecar's RSS is what it holds,
-// then starts the tuner. Run calls it once serving.
+// settle compacts the first snapshot's role data (it serves from the
+// data's AST until then: building the compact store takes about as long as
+// decoding the files, and need not delay being ready), collects what the
+// first build left (decoded files, validation, the data's AST) and returns
+// the memory to the OS, so that a sidecar's RSS is what it holds, then
+// starts the tuner. Run calls it once serving.
 //
 // With the collector held off, that collection marks the whole snapshot,
 // and the collector is given back to the tuner only after it, tuned from
@@ -92,6 +100,15 @@ func (b *firstBuild) built() {
 // milliseconds more to be ready), and the forced collection would then
 // mark it all again.
 func (b *firstBuild) settle() {
+	if b.snap != nil {
+		start := time.Now()
+		if err := b.snap.Compact(); err != nil {
+			b.log.Warn("the role data stays as OPA's AST", zap.Error(err))
+		} else {
+			b.log.Debug("role data compacted", zap.Duration("took", time.Since(start)))
+		}
+		b.snap = nil
+	}
 	debug.FreeOSMemory()
 	b.resume()
 	if b.heldOff {

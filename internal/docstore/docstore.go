@@ -15,10 +15,10 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"strings"
 	"unsafe"
 
 	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/util"
 )
 
 // Kind is a node's JSON type.
@@ -173,8 +173,9 @@ func (s *Store) Term(r Ref) *ast.Term {
 	return ast.NewTerm(s.Value(r))
 }
 
-// Lookup follows path from the root; false when a step is missing (or
-// steps into a scalar). An array's step is its index in decimal.
+// Lookup follows path from the root, as OPA's in-memory store reads a
+// storage path: false when a step is missing or steps into a scalar; an
+// array's step is its index (util.Atoi: "1", "+1" and "1.0" alike).
 func (s *Store) Lookup(path []string) (Ref, bool) {
 	r := s.Root()
 	for _, k := range path {
@@ -186,8 +187,8 @@ func (s *Store) Lookup(path []string) (Ref, bool) {
 			}
 			r = next
 		case Array:
-			i, ok := arrayIndex(k)
-			if !ok || i >= s.Len(r) {
+			i, ok := util.Atoi(k)
+			if !ok || i < 0 || i >= s.Len(r) {
 				return 0, false
 			}
 			r = s.Elem(r, i)
@@ -196,22 +197,6 @@ func (s *Store) Lookup(path []string) (Ref, bool) {
 		}
 	}
 	return r, true
-}
-
-// arrayIndex reads an array step as storage paths write it: decimal, no
-// sign, no leading zero.
-func arrayIndex(k string) (int, bool) {
-	if k == "" || len(k) > 9 || (k[0] == '0' && len(k) > 1) {
-		return 0, false
-	}
-	i := 0
-	for _, c := range []byte(k) {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		i = i*10 + int(c-'0')
-	}
-	return i, true
 }
 
 // Stats is what a Store holds, for the logs and tests.
@@ -238,7 +223,7 @@ var ErrTooLarge = errors.New("document too large for a compact store")
 // string keys, arrays, strings, numbers, booleans and null. Anything else
 // (a set, a non-string key, a variable) is an error.
 func Build(v ast.Value) (s *Store, err error) {
-	b := &builder{s: &Store{}, short: map[string]uint32{}}
+	b := &builder{s: &Store{}, short: make([]shortText, 1<<13)}
 	defer func() {
 		if r := recover(); r != nil {
 			if e, ok := r.(buildError); ok {
@@ -264,11 +249,18 @@ type buildError struct{ err error }
 
 type builder struct {
 	s *Store
-	// short: the offset of each short string already in text.
-	short map[string]uint32
+	// short: short strings already in text, by a hash of their bytes (a
+	// string whose slot another took is stored again: a cache, no map of
+	// every key, which cost more than the rest of Build).
+	short []shortText
+	// kv: the members of the objects being visited, innermost last.
+	kv  [][2]*ast.Term
+	add func(k, v *ast.Term)
 	// capacities, from count
 	nodes, members, elems, text int
 }
+
+type shortText struct{ off, n uint32 }
 
 // shortLen bounds the strings stored once however often they occur (keys,
 // roles, permission ids); longer ones (e-mail addresses, names) rarely
@@ -295,14 +287,18 @@ func (b *builder) count(v ast.Value) {
 		}
 	case ast.Object:
 		b.members += v.Len()
-		v.Foreach(func(k, x *ast.Term) {
-			ks, ok := k.Value.(ast.String)
+		base := b.push(v)
+		for _, kv := range b.kv[base:] {
+			ks, ok := kv[0].Value.(ast.String)
 			if !ok {
-				b.fail("object key %v: not a string", k)
+				b.fail("object key %v: not a string", kv[0])
 			}
 			b.text += len(ks)
-			b.count(x.Value)
-		})
+		}
+		for i := base; i < len(b.kv); i++ {
+			b.count(b.kv[i][1].Value)
+		}
+		b.pop(base)
 	default:
 		b.fail("%T is not a JSON value", v)
 	}
@@ -344,33 +340,56 @@ func (b *builder) fill(r Ref, v ast.Value) {
 		first := len(s.members)
 		// Foreach visits keys in sorted (ast.Compare) order, which for
 		// strings is byte order, as Get's search needs.
-		v.Foreach(func(k, _ *ast.Term) {
-			off, n := b.addText(string(k.Value.(ast.String)))
+		base := b.push(v)
+		for _, kv := range b.kv[base:] {
+			off, n := b.addText(string(kv[0].Value.(ast.String)))
 			s.members = append(s.members, member{keyOff: off, keyLen: n, value: Ref(len(s.nodes))})
 			s.nodes = append(s.nodes, node{})
-		})
+		}
 		s.nodes[r] = node{kind: Object, n: uint32(v.Len()), off: uint32(first)}
-		i := first
-		v.Foreach(func(_, x *ast.Term) {
-			b.fill(s.members[i].value, x.Value)
-			i++
-		})
+		for i := base; i < len(b.kv); i++ {
+			b.fill(s.members[first+i-base].value, b.kv[i][1].Value)
+		}
+		b.pop(base)
 	}
+}
+
+// push puts obj's members (in key order) on top of b.kv and returns where
+// they start: one closure for every object, not one each.
+func (b *builder) push(obj ast.Object) int {
+	base := len(b.kv)
+	if b.add == nil {
+		b.add = func(k, v *ast.Term) { b.kv = append(b.kv, [2]*ast.Term{k, v}) }
+	}
+	obj.Foreach(b.add)
+	return base
+}
+
+// pop takes what push put from base off b.kv.
+func (b *builder) pop(base int) {
+	clear(b.kv[base:])
+	b.kv = b.kv[:base]
 }
 
 func (b *builder) addText(x string) (off, n uint32) {
 	if len(x) == 0 {
 		return 0, 0
 	}
+	var slot *shortText
 	if len(x) <= shortLen {
-		if off, ok := b.short[x]; ok {
-			return off, uint32(len(x))
+		h := uint32(2166136261) // FNV-1a
+		for i := range len(x) {
+			h = (h ^ uint32(x[i])) * 16777619
+		}
+		slot = &b.short[h%uint32(len(b.short))]
+		if slot.n == uint32(len(x)) && b.s.str(slot.off, slot.n) == x {
+			return slot.off, slot.n
 		}
 	}
 	off = uint32(len(b.s.text))
 	b.s.text = append(b.s.text, x...)
-	if len(x) <= shortLen {
-		b.short[strings.Clone(x)] = off
+	if slot != nil {
+		*slot = shortText{off: off, n: uint32(len(x))}
 	}
 	return off, uint32(len(x))
 }

@@ -133,7 +133,7 @@ func TestLookup(t *testing.T) {
 		{[]string{"accounts", "acme", "tags", "1", "k"}, `1`},
 		{[]string{"accounts", "acme", "tags", "0"}, `"a"`},
 		{[]string{"accounts", "acme", "tags", "2"}, ""},
-		{[]string{"accounts", "acme", "tags", "01"}, ""},
+		{[]string{"accounts", "acme", "tags", "+1", "k"}, `1`}, // as OPA's store reads it
 		{[]string{"accounts", "acme", "tags", "-1"}, ""},
 		{[]string{"accounts", "acme", "tags", "x"}, ""},
 		{[]string{"accounts", "globex"}, ""},

@@ -125,7 +125,8 @@ func (e *Engine) EvaluatorState() EvaluatorState {
 		st.Serving = Topdown
 		if e.useVM(l.snap) {
 			st.Serving = VM
-			st.Unfolded = l.snap.DecisionVM.Unfolded()
+			prog, _ := l.snap.VM()
+			st.Unfolded = prog.Unfolded()
 		} else if e.evaluator == VM {
 			st.Refused = l.snap.VMRefused
 		}
@@ -461,7 +462,8 @@ func (e *Engine) evaluateVM(ctx context.Context, s *policy.Snapshot, req Request
 		return deny(&EvalError{Code: CodeInvalidInput, Message: err.Error()}, ""), true
 	}
 	// On a panic (recovered by evaluate) the buffer is dropped, not reused.
-	v, err := s.DecisionVM.Eval(ctx, deadline, input, s.Data)
+	prog, data := s.VM()
+	v, err := prog.Eval(ctx, deadline, input, data)
 	switch {
 	case errors.Is(err, vm.ErrDeadline) || (err != nil && !time.Now().Before(deadline)):
 		d, ok = deny(&EvalError{Code: CodeTimeout, Message: "decision timed out"}, ""), true

@@ -1,0 +1,23 @@
+package policy
+
+import (
+	"testing"
+
+	"github.com/pdp-sidecar/pdp/internal/docstore"
+)
+
+// BenchmarkCompactStore is the step of a build that turns the validated
+// data's AST into its compact store, at 100k users.
+func BenchmarkCompactStore(b *testing.B) {
+	_, dataFiles := read100k(b, "../../policies")
+	doc, err := loadData(dataFiles)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := docstore.Build(doc); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
