@@ -92,8 +92,8 @@ result := {"none": none, "maybe": maybe, "both": both, "nested": nested, "obj": 
 			for range 2 {
 				for i, o := range both(t, c, data, "data.pdp.t.result", inputs) {
 					// A vm error is answered again by OPA (engine.evaluate).
-					if (o[1].err == nil && !agree(o[0], o[1])) || (o[2].err == nil && !agree(o[0], o[2])) || !agree(o[1], o[2]) {
-						t.Errorf("input %d %s:\n OPA: %v\n  vm: %v\n  vm WithData: %v", i, inputs[i], o[0], o[1], o[2])
+					if (o[1].err == nil && !agree(o[0], o[1])) || (o[2].err == nil && !agree(o[0], o[2])) || !agree(o[1], o[2]) || !agree(o[1], o[3]) || !agree(o[2], o[4]) {
+						t.Errorf("input %d %s:\n OPA: %v\n  vm: %v\n  vm WithData: %v\n  vm, compact data: %v\n  vm WithData, compact data: %v", i, inputs[i], o[0], o[1], o[2], o[3], o[4])
 					}
 				}
 			}

@@ -11,7 +11,9 @@ import (
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
 	"github.com/open-policy-agent/opa/v1/storage/inmem"
+
 	"github.com/open-policy-agent/opa/v1/topdown"
+	"github.com/pdp-sidecar/pdp/internal/docstore"
 )
 
 // outcome is what one evaluator made of a query: a value, undefined, or
@@ -42,8 +44,10 @@ func errCodeOf(err error) string {
 
 // both evaluates query with OPA's evaluator (strict built-in errors, as
 // pdp prepares its queries), with a Program compiled from its plan, and
-// with that Program readied for the data (WithData).
-func both(t *testing.T, c *ast.Compiler, data ast.Object, query string, inputs []string) [][3]outcome {
+// with that Program readied for the data (WithData): [0] OPA, [1] the vm
+// and [2] the vm WithData on the data's AST, [3] and [4] the same on the
+// data held compact (views of a docstore.Store).
+func both(t *testing.T, c *ast.Compiler, data ast.Object, query string, inputs []string) [][5]outcome {
 	t.Helper()
 	ctx := context.Background()
 	pq, err := rego.New(rego.Query(query), rego.Compiler(c), rego.Store(inmem.NewFromASTObject(data)), rego.StrictBuiltinErrors(true)).PrepareForEval(ctx)
@@ -53,7 +57,13 @@ func both(t *testing.T, c *ast.Compiler, data ast.Object, query string, inputs [
 	prog := compileQuery(t, c, query)
 	dataTerm := ast.NewTerm(data)
 	bound := prog.WithData(dataTerm)
-	var out [][3]outcome
+	compact, err := docstore.Build(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	compactTerm := DataTerm(compact)
+	boundCompact := prog.WithData(compactTerm)
+	var out [][5]outcome
 	for _, in := range inputs {
 		var input *ast.Term
 		var opts []rego.EvalOption
@@ -87,7 +97,7 @@ func both(t *testing.T, c *ast.Compiler, data ast.Object, query string, inputs [
 			}
 			return outcome{}
 		}
-		out = append(out, [3]outcome{td, vm(prog, ast.NewTerm(data)), vm(bound, dataTerm)})
+		out = append(out, [5]outcome{td, vm(prog, ast.NewTerm(data)), vm(bound, dataTerm), vm(prog, DataTerm(compact)), vm(boundCompact, compactTerm)})
 	}
 	return out
 }
@@ -138,6 +148,44 @@ func TestAgreesWithOPA(t *testing.T) {
 		`{"user": "o", "s": "o@X"}`,
 	}
 	policies := map[string]string{
+		// Data's objects and arrays wherever a value can go: the vm walks
+		// compact data as views, and must build their AST wherever OPA's
+		// own code would meet them.
+		"data containers everywhere": `package pdp.t
+acct := data.accounts[input.account]
+whole := data.accounts
+same_limits if input.l == data.limits
+differs if data.limits != input.l
+keyed[data.accounts.a.groups.g1] := "by array" if input.account == "a"
+members contains m if some m in data.accounts[input.account].groups
+values contains v if some _, v in data.accounts[input.account].users
+elems := [x | some x in data.limits]
+n_users := count(data.accounts[input.account].users)
+n_limits := count(data.limits)
+is_obj := is_object(data.accounts[input.account])
+is_arr := is_array(data.limits)
+not_set := is_set(data.limits)
+is_str := is_string(data.accounts[input.account])
+has_u := "u" in data.accounts[input.account].groups.g2
+has_limit := input.n in data.limits
+has_user := {} in data.accounts[input.account].users
+group_in := data.accounts.a.groups.g1 in data.accounts[input.account].groups
+picked := object.get(data.accounts, [input.account, "users"], "none")
+text := json.marshal(data.accounts[input.account])
+union := object.union(data.accounts[input.account], {"extra": input.n})
+cmp_lt := data.limits < [1, 2, 4]
+eq := data.accounts.a.users == data.accounts[input.account].users
+nested := {"limits": data.limits, "acct": [acct]}
+same if acct == whole[input.account]
+first := data.limits[0]
+last := data.limits[count(data.limits) - 1]
+by_index := data.limits[input.n]
+walked := [k | some k, _ in data.pdp.base]
+result := {"acct": acct, "same_limits": same_limits, "differs": differs, "keyed": keyed, "members": members,
+	"values": values, "elems": elems, "n_users": n_users, "n_limits": n_limits, "is_obj": is_obj, "is_arr": is_arr,
+	"not_set": not_set, "is_str": is_str, "has_u": has_u, "has_limit": has_limit, "has_user": has_user,
+	"group_in": group_in, "picked": picked, "text": text, "union": union, "cmp_lt": cmp_lt, "eq": eq,
+	"nested": nested, "same": same, "first": first, "last": last, "by_index": by_index, "walked": walked}`,
 		"default and else": `package pdp.t
 default allow := false
 allow if input.user == data.accounts[input.account].owner
@@ -231,8 +279,8 @@ result := broken if input.action == "broken"`,
 				t.Fatal(c.Errors)
 			}
 			for i, o := range both(t, c, data, "data.pdp.t.result", inputs) {
-				if !agree(o[0], o[1]) || !agree(o[0], o[2]) {
-					t.Errorf("input %d %s:\n OPA: %v\n  vm: %v\n  vm WithData: %v", i, inputs[i], o[0], o[1], o[2])
+				if !agree(o[0], o[1]) || !agree(o[0], o[2]) || !agree(o[0], o[3]) || !agree(o[0], o[4]) {
+					t.Errorf("input %d %s:\n OPA: %v\n  vm: %v\n  vm WithData: %v\n  vm, compact data: %v\n  vm WithData, compact data: %v", i, inputs[i], o[0], o[1], o[2], o[3], o[4])
 				}
 			}
 		})
