@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"unsafe"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -134,7 +135,8 @@ func (s *Store) str(off, n uint32) string {
 }
 
 // Value is r as the AST value OPA decodes the same JSON to: a fresh one
-// each call (the caller may keep it).
+// each call, sharing no memory with s (the caller may keep it, past the
+// snapshot: a result or a cached decision must not pin a replaced store).
 func (s *Store) Value(r Ref) ast.Value {
 	n := s.nodes[r]
 	switch n.kind {
@@ -143,9 +145,9 @@ func (s *Store) Value(r Ref) ast.Value {
 	case Boolean:
 		return ast.Boolean(n.n == 1)
 	case Number:
-		return ast.Number(s.str(n.off, n.n))
+		return ast.Number(strings.Clone(s.str(n.off, n.n)))
 	case String:
-		return ast.String(s.str(n.off, n.n))
+		return ast.String(strings.Clone(s.str(n.off, n.n)))
 	case Array:
 		elems := make([]*ast.Term, n.n)
 		for i := range elems {
@@ -156,7 +158,7 @@ func (s *Store) Value(r Ref) ast.Value {
 		kv := make([][2]*ast.Term, n.n)
 		for i := range kv {
 			m := s.members[int(n.off)+i]
-			kv[i] = [2]*ast.Term{ast.StringTerm(s.str(m.keyOff, m.keyLen)), s.Term(m.value)}
+			kv[i] = [2]*ast.Term{ast.StringTerm(strings.Clone(s.str(m.keyOff, m.keyLen))), s.Term(m.value)}
 		}
 		return ast.NewObject(kv...)
 	}

@@ -16,6 +16,7 @@ import (
 	"runtime"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -164,7 +165,7 @@ func (l Listing) Read() (policyFiles, dataFiles []File, err error) {
 
 // BuildFiles is Build on files already read.
 func BuildFiles(ctx context.Context, policyFiles, dataFiles []File) (*Snapshot, error) {
-	s, err := BuildFilesUncompacted(ctx, policyFiles, dataFiles)
+	s, err := buildFiles(ctx, policyFiles, dataFiles, true)
 	if err != nil {
 		return nil, err
 	}
@@ -178,6 +179,12 @@ func BuildFiles(ctx context.Context, policyFiles, dataFiles []File) (*Snapshot, 
 // Compact: a snapshot that serves sooner, and holds about three times the
 // memory until then (internal/app compacts its first build once serving).
 func BuildFilesUncompacted(ctx context.Context, policyFiles, dataFiles []File) (*Snapshot, error) {
+	return buildFiles(ctx, policyFiles, dataFiles, false)
+}
+
+// buildFiles builds a snapshot that serves from its data's AST, or, to be
+// compacted at once, one that is not readied for the AST (compact).
+func buildFiles(ctx context.Context, policyFiles, dataFiles []File, compact bool) (*Snapshot, error) {
 	loadedAt := time.Now().UTC()
 	// The data files are decoded, and the revision hashed, while the
 	// policies compile (on one core): with much role data, decoding is most
@@ -224,7 +231,7 @@ func BuildFilesUncompacted(ctx context.Context, policyFiles, dataFiles []File) (
 	} else {
 		s.DecisionVM, s.VMRefused = compileVM(ctx, compiler, DecisionRule)
 	}
-	if s.DecisionVM != nil {
+	if s.DecisionVM != nil && !compact {
 		// Rules over the data alone (indexes) computed once, here.
 		s.vm.Store(&vmData{prog: s.DecisionVM.WithData(data), data: data})
 	}
@@ -285,7 +292,15 @@ func (s *Snapshot) Compact() error {
 		}
 		data := vm.DataTerm(compact)
 		if s.DecisionVM != nil {
-			s.vm.Store(&vmData{prog: s.DecisionVM.WithData(data), data: data})
+			prog := s.DecisionVM.WithData(data)
+			// A rule over the data that folded on the AST but not now (out of
+			// time on a busy machine: Compact runs beside serving) would send
+			// every decision that needs it to OPA's evaluator: keep the AST.
+			if old, _ := s.VM(); old != nil && len(prog.Unfolded()) > len(old.Unfolded()) {
+				s.compactErr = fmt.Errorf("role data: rules over the data could not be computed on the compact store in time (%s)", strings.Join(prog.Unfolded(), ", "))
+				return
+			}
+			s.vm.Store(&vmData{prog: prog, data: data})
 		}
 		s.storage.Compact(compact)
 		s.doc = nil

@@ -122,6 +122,9 @@ func putState(st *state) {
 	if cap(st.stack) > 1<<16 { // one odd evaluation must not pin a large stack
 		st.stack = nil
 	}
+	if len(st.views) > 1<<12 { // nor a large slab (a scan over every account)
+		st.views, st.viewTerms = nil, nil
+	}
 	states.Put(st)
 }
 
