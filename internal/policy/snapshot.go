@@ -176,8 +176,9 @@ func BuildFiles(ctx context.Context, policyFiles, dataFiles []File) (*Snapshot, 
 }
 
 // BuildFilesUncompacted is BuildFiles with the data left as its AST until
-// Compact: a snapshot that serves sooner, and holds about three times the
-// memory until then (internal/app compacts its first build once serving).
+// Compact: a snapshot that serves sooner (building the store takes about as
+// long as decoding the files), and holds about twice the memory until then
+// (internal/app compacts its first build once serving).
 func BuildFilesUncompacted(ctx context.Context, policyFiles, dataFiles []File) (*Snapshot, error) {
 	return buildFiles(ctx, policyFiles, dataFiles, false)
 }
