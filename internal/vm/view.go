@@ -113,15 +113,9 @@ func (st *state) dotView(v *view, key *ast.Term) *ast.Term {
 		}
 		return st.node(v.s, r)
 	case docstore.Array:
-		n, ok := key.Value.(ast.Number)
-		if !ok {
-			return nil
+		if i, ok := elemIndex(key, v.s.Len(v.r)); ok {
+			return st.node(v.s, v.s.Elem(v.r, i))
 		}
-		i, ok := n.Int()
-		if !ok || i < 0 || i >= v.s.Len(v.r) {
-			return nil
-		}
-		return st.node(v.s, v.s.Elem(v.r, i))
 	}
 	return nil
 }

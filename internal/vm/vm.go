@@ -794,21 +794,26 @@ func dot(src, key *ast.Term) *ast.Term {
 	case ast.Object:
 		return v.Get(key)
 	case *ast.Array:
-		n, ok := key.Value.(ast.Number)
-		if !ok {
-			return nil
+		if i, ok := elemIndex(key, v.Len()); ok {
+			return v.Elem(i)
 		}
-		i, ok := n.Int()
-		if !ok || i < 0 || i >= v.Len() {
-			return nil
-		}
-		return v.Elem(i)
 	case ast.Set:
 		if v.Contains(key) {
 			return key
 		}
 	}
 	return nil
+}
+
+// elemIndex is key as the index of an element of an array of n: an
+// integer number in range.
+func elemIndex(key *ast.Term, n int) (int, bool) {
+	num, ok := key.Value.(ast.Number)
+	if !ok {
+		return 0, false
+	}
+	i, ok := num.Int()
+	return i, ok && i >= 0 && i < n
 }
 
 func length(v ast.Value) (int, bool) {
