@@ -2,16 +2,12 @@ package test
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/pdp-sidecar/pdp/internal/datagen"
 	"github.com/pdp-sidecar/pdp/internal/engine"
-	"github.com/pdp-sidecar/pdp/internal/pdptest"
 	"github.com/pdp-sidecar/pdp/internal/policy"
 )
 
@@ -21,16 +17,9 @@ import (
 // evaluators: every decision is the recorded one. Under -race it also
 // checks that Compact is safe beside evaluations.
 func TestCompactChangesNoDecision(t *testing.T) {
-	want := readMix(t, filepath.Join("testdata", "mix_decisions.jsonl.gz"))
+	want := readMix(t, mixFile)
 	reqs := mixRequests()
-	dir := t.TempDir()
-	if _, err := mixData().WriteIn(dir, datagen.FolderLayout); err != nil {
-		t.Fatal(err)
-	}
-	policyFiles, dataFiles, err := policy.Read(policy.Sources{
-		Policies: os.DirFS(filepath.Join(pdptest.RepoRoot(), "policies")),
-		Data:     os.DirFS(dir),
-	})
+	policyFiles, dataFiles, err := policy.Read(sourcesOn(t, mixData()))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -41,7 +41,7 @@ type mixDecision struct {
 func TestMixDecisionsUnchanged(t *testing.T) {
 	reqs := mixRequests()
 	got := decideMix(t, reqs)
-	path := filepath.Join("testdata", "mix_decisions.jsonl.gz")
+	path := mixFile
 	if *updateMix {
 		writeMix(t, path, got)
 		t.Logf("wrote %d decisions to %s", len(got), path)
@@ -77,6 +77,9 @@ func TestMixDecisionsUnchanged(t *testing.T) {
 
 // mixData is the generated role data the mix is decided on.
 func mixData() *datagen.Data { return datagen.Generate(3, 60, 7) }
+
+// mixFile holds the mix's recorded decisions.
+var mixFile = filepath.Join("testdata", "mix_decisions.jsonl.gz")
 
 // mixRequests is the request mix and, for its first 400 requests, their
 // edge variants. Deterministic: the same every run.
@@ -135,18 +138,25 @@ func decideMix(t *testing.T, reqs []engine.Request) []mixDecision {
 // snapshotOn builds the repository's policies over generated data.
 func snapshotOn(t *testing.T, data *datagen.Data) *policy.Snapshot {
 	t.Helper()
-	dir := t.TempDir()
-	if _, err := data.WriteIn(dir, datagen.FolderLayout); err != nil {
-		t.Fatal(err)
-	}
-	snap, err := policy.Build(context.Background(), policy.Sources{
-		Policies: os.DirFS(filepath.Join(pdptest.RepoRoot(), "policies")),
-		Data:     os.DirFS(dir),
-	})
+	snap, err := policy.Build(context.Background(), sourcesOn(t, data))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return snap
+}
+
+// sourcesOn is the repository's policies and data, written to a temporary
+// folder.
+func sourcesOn(t *testing.T, data *datagen.Data) policy.Sources {
+	t.Helper()
+	dir := t.TempDir()
+	if _, err := data.WriteIn(dir, datagen.FolderLayout); err != nil {
+		t.Fatal(err)
+	}
+	return policy.Sources{
+		Policies: os.DirFS(filepath.Join(pdptest.RepoRoot(), "policies")),
+		Data:     os.DirFS(dir),
+	}
 }
 
 func readMix(t *testing.T, path string) []mixDecision {
