@@ -7,12 +7,15 @@
 // A Store never changes after Build. A node is named by its Ref; objects
 // keep their members sorted by key, which is also the order OPA iterates
 // an object in. Value turns any node back into the AST value OPA would
-// have decoded, for the code that needs OPA's types.
+// have decoded, for the code that needs OPA's types. An object of many
+// members also has a hash table of them, so that finding a key touches a
+// few cache lines, not the dozen of a binary search.
 package docstore
 
 import (
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"math"
 	"slices"
 	"strings"
@@ -42,6 +45,11 @@ type Ref uint32
 // bytes, a boolean's 0 or 1 in n) or a container's members.
 type node struct {
 	kind Kind
+	// tableHi, tableLo: an object's hash table (see indexMin), 24 bits:
+	// 0 for none, else 1 + where it starts in s.index, in tableAlign
+	// slots. (They fill the padding after kind: a node stays 12 bytes.)
+	tableHi uint8
+	tableLo uint16
 	// n: an object's or array's members, a string's or number's bytes,
 	// a boolean's value.
 	n uint32
@@ -49,6 +57,29 @@ type node struct {
 	// array), or the first byte in s.text.
 	off uint32
 }
+
+// table is where n's hash table starts in s.index, and whether it has one.
+func (n node) table() (start uint32, ok bool) {
+	t := uint32(n.tableHi)<<16 | uint32(n.tableLo)
+	return (t - 1) * tableAlign, t != 0
+}
+
+// An object of indexMin members or more (up to 2^24, a slot's index) has a
+// hash table: tableSize(n) slots (a load of four fifths at most), each 0
+// (empty) or 1 + a member's index in its low 24 bits and 8 bits of the
+// key's hash above them, so a probe reads the key's text only when the
+// bits match. A binary search of 100 keys reads about seven members and
+// seven keys' text, each likely a cache miss once the document outgrows
+// the CPU's caches (100k users: each account's users and each workspace's
+// members); the table reads one slot, one member and one key.
+const (
+	indexMin   = 16
+	tableAlign = 16 // a table starts on a multiple of 16 slots
+	slotIndex  = 1<<24 - 1
+	maxTables  = 1<<24 - 1 // table starts a node can name
+)
+
+func tableSize(n uint32) uint32 { return (n + n/4 + tableAlign - 1) &^ (tableAlign - 1) }
 
 // member is an object's member: its key's bytes in s.text, and its value.
 type member struct {
@@ -62,6 +93,8 @@ type Store struct {
 	members []member // each object's, contiguous and sorted by key
 	elems   []Ref    // each array's, contiguous
 	text    []byte   // strings, keys and numbers (short ones stored once)
+	index   []uint32 // the hash tables of large objects (see indexMin)
+	seed    maphash.Seed
 }
 
 // Root is the document's top node.
@@ -86,6 +119,9 @@ func (s *Store) Get(r Ref, key string) (Ref, bool) {
 	if n.kind != Object {
 		return 0, false
 	}
+	if start, ok := n.table(); ok {
+		return s.find(n, start, key)
+	}
 	ms := s.members[n.off : n.off+n.n]
 	lo, hi := 0, len(ms)
 	for lo < hi {
@@ -100,6 +136,31 @@ func (s *Store) Get(r Ref, key string) (Ref, bool) {
 		return ms[lo].value, true
 	}
 	return 0, false
+}
+
+// find is Get through an object's hash table, which starts at start.
+func (s *Store) find(n node, start uint32, key string) (Ref, bool) {
+	h := maphash.String(s.seed, key)
+	size := tableSize(n.n)
+	tab := s.index[start : start+size]
+	tag := uint32(h>>56) << 24
+	// The slot: h's low half scaled to [0, size) (Lemire's reduction).
+	i := uint32(uint64(uint32(h)) * uint64(size) >> 32)
+	for {
+		e := tab[i]
+		if e == 0 {
+			return 0, false
+		}
+		if e&^slotIndex == tag {
+			m := s.members[n.off+e&slotIndex-1]
+			if s.str(m.keyOff, m.keyLen) == key {
+				return m.value, true
+			}
+		}
+		if i++; i == size {
+			i = 0
+		}
+	}
 }
 
 // Member is an object's i-th member in key order.
@@ -204,17 +265,19 @@ func (s *Store) Lookup(path []string) (Ref, bool) {
 // Stats is what a Store holds, for the logs and tests.
 type Stats struct {
 	Nodes, Members, Elems, TextBytes int
+	// IndexSlots: the slots of the large objects' hash tables.
+	IndexSlots int
 }
 
 // Stats counts s's parts.
 func (s *Store) Stats() Stats {
-	return Stats{len(s.nodes), len(s.members), len(s.elems), len(s.text)}
+	return Stats{len(s.nodes), len(s.members), len(s.elems), len(s.text), len(s.index)}
 }
 
 // Bytes is about how much memory s holds.
 func (s *Store) Bytes() int {
 	return cap(s.nodes)*int(unsafe.Sizeof(node{})) + cap(s.members)*int(unsafe.Sizeof(member{})) +
-		cap(s.elems)*4 + cap(s.text)
+		cap(s.elems)*4 + cap(s.text) + cap(s.index)*4
 }
 
 // ErrTooLarge is Build's error for a document past the Store's 32-bit
@@ -225,7 +288,7 @@ var ErrTooLarge = errors.New("document too large for a compact store")
 // string keys, arrays, strings, numbers, booleans and null. Anything else
 // (a set, a non-string key, a variable) is an error.
 func Build(v ast.Value) (s *Store, err error) {
-	b := &builder{s: &Store{}, short: make([]shortText, 1<<13)}
+	b := &builder{s: &Store{seed: maphash.MakeSeed()}, short: make([]shortText, 1<<13)}
 	defer func() {
 		if r := recover(); r != nil {
 			if e, ok := r.(buildError); ok {
@@ -240,6 +303,7 @@ func Build(v ast.Value) (s *Store, err error) {
 	b.s.members = make([]member, 0, b.members)
 	b.s.elems = make([]Ref, 0, b.elems)
 	b.s.text = make([]byte, 0, b.text)
+	b.s.index = make([]uint32, 0, b.index)
 	b.s.nodes = append(b.s.nodes, node{})
 	b.fill(0, v)
 	// text was sized for every string; stored once, short ones take less.
@@ -259,7 +323,7 @@ type builder struct {
 	kv  [][2]*ast.Term
 	add func(k, v *ast.Term)
 	// capacities, from count
-	nodes, members, elems, text int
+	nodes, members, elems, text, index int
 }
 
 type shortText struct{ off, n uint32 }
@@ -289,6 +353,9 @@ func (b *builder) count(v ast.Value) {
 		}
 	case ast.Object:
 		b.members += v.Len()
+		if n := v.Len(); n >= indexMin && n <= slotIndex {
+			b.index += int(tableSize(uint32(n)))
+		}
 		base := b.push(v)
 		for _, kv := range b.kv[base:] {
 			ks, ok := kv[0].Value.(ast.String)
@@ -304,7 +371,7 @@ func (b *builder) count(v ast.Value) {
 	default:
 		b.fail("%T is not a JSON value", v)
 	}
-	if b.nodes > math.MaxUint32 || b.text > math.MaxUint32 || b.members > math.MaxUint32 || b.elems > math.MaxUint32 {
+	if b.nodes > math.MaxUint32 || b.text > math.MaxUint32 || b.members > math.MaxUint32 || b.elems > math.MaxUint32 || b.index > math.MaxUint32 {
 		panic(buildError{ErrTooLarge})
 	}
 }
@@ -349,11 +416,39 @@ func (b *builder) fill(r Ref, v ast.Value) {
 			s.nodes = append(s.nodes, node{})
 		}
 		s.nodes[r] = node{kind: Object, n: uint32(v.Len()), off: uint32(first)}
+		b.table(r)
 		for i := base; i < len(b.kv); i++ {
 			b.fill(s.members[first+i-base].value, b.kv[i][1].Value)
 		}
 		b.pop(base)
 	}
+}
+
+// table gives object r, its members written, a hash table if it is large
+// enough and node r can name where the table starts (past 2^24 tables'
+// starts, an object is searched as a small one is).
+func (b *builder) table(r Ref) {
+	s := b.s
+	n := s.nodes[r]
+	if n.n < indexMin || n.n > slotIndex || len(s.index)/tableAlign >= maxTables {
+		return
+	}
+	start := len(s.index)
+	size := tableSize(n.n)
+	s.index = s.index[:start+int(size)] // zeroed: count sized it, nothing wrote past len
+	tab := s.index[start:]
+	for j, m := range s.members[n.off : n.off+n.n] {
+		h := maphash.String(s.seed, s.str(m.keyOff, m.keyLen))
+		i := uint32(uint64(uint32(h)) * uint64(size) >> 32)
+		for tab[i] != 0 {
+			if i++; i == size {
+				i = 0
+			}
+		}
+		tab[i] = uint32(h>>56)<<24 | uint32(j+1)
+	}
+	t := uint32(start/tableAlign + 1)
+	s.nodes[r].tableHi, s.nodes[r].tableLo = uint8(t>>16), uint16(t)
 }
 
 // push puts obj's members (in key order) on top of b.kv and returns where

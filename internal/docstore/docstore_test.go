@@ -36,6 +36,9 @@ func randomValue(r *rand.Rand, depth int) ast.Value {
 		return ast.NewArray(elems...)
 	default:
 		n := r.IntN(8)
+		if r.IntN(10) == 0 {
+			n = r.IntN(3 * indexMin) // large enough for a hash table, often
+		}
 		obj := ast.NewObject()
 		for range n {
 			key := []string{"", "a", "b", "email", "members", "ü", "Z", "a long key that is not stored once, past 32 bytes"}[r.IntN(8)]
@@ -98,7 +101,7 @@ func checkNavigation(t *testing.T, s *Store, r Ref, v ast.Value) {
 			checkNavigation(t, s, m, x.Value)
 			i++
 		})
-		for _, missing := range []string{"", "0", "zz", "email2", "\xff"} {
+		for _, missing := range []string{"", "0", "zz", "email2", "\xff", "k", "k1000", "k5\x00", "b "} {
 			if v.Get(ast.StringTerm(missing)) == nil {
 				_, ok := s.Get(r, missing)
 				want(t, !ok, "Get(%q) of %v found a member", missing, v)
@@ -173,5 +176,40 @@ func TestShortStringsStoredOnce(t *testing.T) {
 	// "member" once.
 	if want := 1000*8 + 1000*len("user0000@a-rather-long-domain.example.test") + len("email") + len("role") + len("member"); s.Stats().TextBytes != want {
 		t.Errorf("text holds %d bytes, want %d", s.Stats().TextBytes, want)
+	}
+}
+
+// TestLargeObjectsFindEveryKey holds Get on objects with a hash table (of
+// indexMin members or more) to their members, over every size up to 300
+// and keys alike but for a byte (as a data set's ids are), and checks
+// that tables exist where they should.
+func TestLargeObjectsFindEveryKey(t *testing.T) {
+	for n := range 300 {
+		obj := ast.NewObject()
+		for i := range n {
+			obj.Insert(ast.StringTerm(fmt.Sprintf("acct-00001-u%05d", i*7)), ast.IntNumberTerm(i))
+		}
+		s, err := Build(ast.NewObject([2]*ast.Term{ast.StringTerm("users"), ast.NewTerm(obj)}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		users, _ := s.Get(s.Root(), "users")
+		_, hasTable := s.nodes[users].table()
+		want(t, hasTable == (n >= indexMin), "%d members: table %v", n, hasTable)
+		slots := 0
+		if n >= indexMin {
+			slots = int(tableSize(uint32(n)))
+		}
+		want(t, s.Stats().IndexSlots == slots, "%d members: %d slots, want %d", n, s.Stats().IndexSlots, slots)
+		for i := range n {
+			key := fmt.Sprintf("acct-00001-u%05d", i*7)
+			r, ok := s.Get(users, key)
+			want(t, ok && s.Text(r) == fmt.Sprint(i), "%d members: Get(%q) = %v %v", n, key, r, ok)
+			for _, miss := range []string{fmt.Sprintf("acct-00001-u%05d", i*7+1), key + "\x00", key[:len(key)-1]} {
+				_, ok := s.Get(users, miss)
+				want(t, !ok, "%d members: Get(%q) found a member", n, miss)
+			}
+		}
+		checkNavigation(t, s, s.Root(), s.Value(s.Root()))
 	}
 }
