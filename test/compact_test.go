@@ -2,13 +2,19 @@ package test
 
 import (
 	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
 	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/pdp-sidecar/pdp/internal/engine"
+	"github.com/pdp-sidecar/pdp/internal/pdptest"
 	"github.com/pdp-sidecar/pdp/internal/policy"
+	"github.com/pdp-sidecar/pdp/internal/testfs"
 )
 
 // TestCompactChangesNoDecision decides the mix on a snapshot that serves
@@ -56,5 +62,51 @@ func TestCompactChangesNoDecision(t *testing.T) {
 		})
 		wg.Wait()
 		decide(n/2, n)
+	}
+}
+
+// TestRoleDataFormFollowsEvaluator: with the vm deciding, the sidecar's
+// role data is a compact store once it serves, and so is a reloaded
+// snapshot's; with --evaluator topdown it stays OPA's AST, which OPA's
+// evaluator reads faster, through reloads too. /v1/status says which
+// (role_data), and the decisions are the same either way.
+func TestRoleDataFormFollowsEvaluator(t *testing.T) {
+	req := map[string]any{
+		"subject":  map[string]any{"type": "user", "id": "zoe"},
+		"action":   map[string]any{"name": "account.view_billing"},
+		"resource": map[string]any{"type": "account", "id": "acme"},
+	}
+	for _, tc := range []struct{ evaluator, form string }{{"vm", "compact"}, {"topdown", "ast"}} {
+		t.Run(tc.evaluator, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := os.CopyFS(dir, os.DirFS(filepath.Join(pdptest.RepoRoot(), "data"))); err != nil {
+				t.Fatal(err)
+			}
+			cfg := pdptest.Config(t)
+			cfg.Data, cfg.Evaluator = dir, tc.evaluator
+			srv := pdptest.Start(t, cfg)
+			form := func(when string) string {
+				st := obsStatus(t, srv)
+				rd, _ := st["role_data"].(map[string]any)
+				bytes, _ := rd["bytes"].(float64)
+				if rd["form"] != tc.form || (tc.form == "compact") != (bytes > 0) {
+					t.Errorf("%s: role_data %v, want form %q", when, rd, tc.form)
+				}
+				return fmt.Sprint(st["revision"])
+			}
+			before := form("at start")
+			first := srv.Post(t, "/access/v1/evaluation", req).JSON(t)
+
+			// A new account: a reload builds a new snapshot.
+			testfs.Write(t, dir, "accounts/initech/data.json", `{"name": "Initech", "owner": "peter", "users": {"peter": {"email": "peter@initech.test"}}}`)
+			pdptest.Eventually(t, 10*time.Second, "the reload of the new account", func() bool {
+				st := obsStatus(t, srv)
+				return st["revision"] != before
+			})
+			form("after a reload")
+			if again := srv.Post(t, "/access/v1/evaluation", req).JSON(t); !reflect.DeepEqual(again["decision"], first["decision"]) {
+				t.Errorf("decision %v after the reload, %v before", again, first)
+			}
+		})
 	}
 }

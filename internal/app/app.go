@@ -109,7 +109,12 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger, level zap.Atom
 		snap, err = policy.BuildFilesUncompacted(ctx, policyFiles, dataFiles)
 	}
 	first.built()
-	first.snap = snap
+	// Compacted once serving (settle), unless OPA's evaluator decides every
+	// request: it reads the data's AST faster (policy.ErrOPADecides).
+	keepAST := engine.Evaluator(cfg.Evaluator) == engine.Topdown
+	if !keepAST {
+		first.snap = snap
+	}
 	if err != nil {
 		return nil, fmt.Errorf("load policies and data: %w", err)
 	}
@@ -163,7 +168,7 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger, level zap.Atom
 	a := &App{cfg: cfg, log: log, level: level, engine: eng, metrics: m, dlog: dlog, gc: gc, first: first, src: src}
 	var reloadStatus func() reload.Status
 	if !cfg.Embedded {
-		a.reloader = reload.New(reload.Deps{Sources: src, Engine: eng, Log: log, RequireTests: cfg.ReloadRequireTests,
+		a.reloader = reload.New(reload.Deps{Sources: src, Engine: eng, Log: log, RequireTests: cfg.ReloadRequireTests, KeepAST: keepAST,
 			OnReload: func(outcome string, s *policy.Snapshot) {
 				m.Reload(outcome)
 				if s != nil {
@@ -196,7 +201,7 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger, level zap.Atom
 
 			ReloadStatus: reloadStatus,
 			ExtraStatus: func() map[string]any {
-				return map[string]any{"decision_log": dlog.State(), "decision_cache": cacheState(eng.CacheStats()), "gc": gc.State(), "evaluator": evaluatorState(eng.EvaluatorState()), "reload_watching": a.watching.Load()}
+				return map[string]any{"decision_log": dlog.State(), "decision_cache": cacheState(eng.CacheStats()), "gc": gc.State(), "evaluator": evaluatorState(eng.EvaluatorState()), "reload_watching": a.watching.Load(), "role_data": roleDataState(eng.Snapshot())}
 			},
 			DecisionLog: dlog,
 			Metrics:     m,
@@ -506,6 +511,15 @@ func evaluatorState(st engine.EvaluatorState) map[string]any {
 		out["vm_unfolded"] = st.Unfolded
 	}
 	return out
+}
+
+// roleDataState is how the serving snapshot holds its role data, for
+// /v1/status: "compact" (internal/docstore, with its size) or "ast".
+func roleDataState(s *policy.Snapshot) map[string]any {
+	if n := s.CompactBytes(); n > 0 {
+		return map[string]any{"form": "compact", "bytes": n}
+	}
+	return map[string]any{"form": "ast"}
 }
 
 func cacheState(st engine.CacheStats) map[string]any {

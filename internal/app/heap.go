@@ -1,6 +1,7 @@
 package app
 
 import (
+	"errors"
 	"math"
 	"runtime/debug"
 	"time"
@@ -102,7 +103,9 @@ func (b *firstBuild) built() {
 func (b *firstBuild) settle() {
 	if b.snap != nil {
 		start := time.Now()
-		if err := b.snap.Compact(); err != nil {
+		if err := b.snap.Compact(); errors.Is(err, policy.ErrOPADecides) {
+			b.log.Info("the role data stays as OPA's AST", zap.Error(err))
+		} else if err != nil {
 			b.log.Warn("the role data stays as OPA's AST", zap.Error(err))
 		} else {
 			b.log.Debug("role data compacted", zap.Duration("took", time.Since(start)))

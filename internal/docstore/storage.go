@@ -40,6 +40,9 @@ func NewStorage(doc ast.Value) *Storage {
 // of the AST.
 func (s *Storage) Compact(c *Store) { s.data.Store(&backing{compact: c}) }
 
+// Compacted is the Store s reads, nil while it reads the AST.
+func (s *Storage) Compacted() *Store { return s.data.Load().compact }
+
 // Read is the document at path.
 func (s *Storage) Read(_ context.Context, _ storage.Transaction, path storage.Path) (any, error) {
 	b := s.data.Load()

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -111,6 +112,10 @@ decision := {"allow": true, "reasons": [sprintf("%v", [data.pdp.extra])]}
 	}
 	if s.DecisionVM != nil || !strings.Contains(s.VMRefused, "data.pdp") {
 		t.Fatalf("vm %v, refused %q; want refused naming data.pdp", s.DecisionVM != nil, s.VMRefused)
+	}
+	// OPA's evaluator decides every request: the data stays its AST.
+	if err := s.Compact(); !errors.Is(err, policy.ErrOPADecides) || s.CompactBytes() != 0 {
+		t.Fatalf("Compact: %v, compact store of %d bytes; want the AST kept", err, s.CompactBytes())
 	}
 	e := New(time.Second, 0, VM)
 	e.Swap(s)

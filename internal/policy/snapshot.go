@@ -169,10 +169,21 @@ func BuildFiles(ctx context.Context, policyFiles, dataFiles []File) (*Snapshot, 
 	if err != nil {
 		return nil, err
 	}
-	if err := s.Compact(); err != nil {
+	if err := s.Compact(); err != nil && !errors.Is(err, ErrOPADecides) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// BuildUncompacted is Build with the role data kept as OPA's AST: for
+// OPA's evaluator deciding every request (--evaluator topdown), which reads
+// its AST fastest, and for a build only checked, never served.
+func BuildUncompacted(ctx context.Context, src Sources) (*Snapshot, error) {
+	policyFiles, dataFiles, err := Read(src)
+	if err != nil {
+		return nil, err
+	}
+	return BuildFilesUncompacted(ctx, policyFiles, dataFiles)
 }
 
 // BuildFilesUncompacted is BuildFiles with the data left as its AST until
@@ -278,14 +289,36 @@ func (s *Snapshot) VM() (*vm.Program, *ast.Term) {
 	return d.prog, d.data
 }
 
+// CompactBytes is the size of the compact store the role data is held
+// in, 0 while it is held as OPA's AST (before Compact, or when Compact
+// kept it).
+func (s *Snapshot) CompactBytes() int {
+	if c := s.storage.Compacted(); c != nil {
+		return c.Bytes()
+	}
+	return 0
+}
+
+// ErrOPADecides is why Compact keeps the role data's AST when the vm does
+// not run the decision rule (VMRefused): OPA's evaluator then decides every
+// request, and reading a compact store builds the AST of every document it
+// reads, each query (a rule that scans every account, all of them), where
+// the AST is read as it is.
+var ErrOPADecides = errors.New("OPA's evaluator decides (the vm does not run this policy), and reads the role data's AST faster than a compact store: the data stays as its AST")
+
 // Compact moves the role data from its AST into a compact store
 // (docstore): about a third of the memory at 100k users, and a tenth of
 // the pointers for the collector to mark. The vm and OPA's evaluator then
 // read the store; evaluations already running finish on the AST. It is
 // safe beside evaluations, and done once (later calls return the first
-// call's error; after an error the snapshot keeps its AST).
+// call's error; after an error the snapshot keeps its AST). A snapshot
+// whose decision rule the vm does not run keeps its AST (ErrOPADecides).
 func (s *Snapshot) Compact() error {
 	s.compactOnce.Do(func() {
+		if s.DecisionVM == nil {
+			s.compactErr = ErrOPADecides
+			return
+		}
 		compact, err := docstore.Build(s.doc)
 		if err != nil {
 			s.compactErr = fmt.Errorf("role data: %w", err)

@@ -41,6 +41,10 @@ type Deps struct {
 	// beside the policies pass against it.
 	RequireTests bool
 	TestTimeout  time.Duration // per test; DefaultTestTimeout when zero
+	// KeepAST builds snapshots whose role data stays OPA's AST
+	// (policy.BuildUncompacted), for OPA's evaluator deciding every
+	// request (--evaluator topdown).
+	KeepAST bool
 	// OnReload, when set, is called after every attempt with its outcome
 	// and the snapshot serving afterwards (the new one on OutcomeOK, the
 	// unchanged one otherwise), e.g. to feed metrics. It runs on the
@@ -148,7 +152,11 @@ func (r *Reloader) Reload(ctx context.Context) error {
 
 // build returns a complete new snapshot, or why there is none.
 func (r *Reloader) build(ctx context.Context) (*policy.Snapshot, error) {
-	snap, err := policy.Build(ctx, r.d.Sources)
+	build := policy.Build
+	if r.d.KeepAST {
+		build = policy.BuildUncompacted
+	}
+	snap, err := build(ctx, r.d.Sources)
 	if err != nil {
 		return nil, err
 	}
