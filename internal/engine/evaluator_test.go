@@ -125,6 +125,35 @@ decision := {"allow": true, "reasons": [sprintf("%v", [data.pdp.extra])]}
 	}
 }
 
+// TestStringIndexLeftToOPA: OPA's evaluator reads data.limits["1"] through
+// its store, as the element at index 1, where the plan gives undefined
+// (vm.ErrStringIndex). The vm leaves such a decision to OPA's evaluator,
+// so both evaluators decide alike; an index out of range or not a number
+// is undefined in both, and stays on the vm.
+func TestStringIndexLeftToOPA(t *testing.T) {
+	s, err := policy.BuildFiles(context.Background(),
+		[]policy.File{{Path: "p.rego", Raw: []byte(`package pdp.authz
+default allow := false
+allow if data.limits[input.resource.id] == 20
+allow if data.nested.l[input.resource.id]["0"] == 3
+decision := {"allow": allow, "reasons": ["checked"]}
+`)}},
+		[]policy.File{{Path: "data.json", Raw: []byte(`{"limits": [10, 20, 30], "nested": {"l": [[1], [3]]}}`)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ev := range []Evaluator{VM, Topdown} {
+		e := New(time.Second, 0, ev)
+		e.Swap(s)
+		for id, allow := range map[string]bool{"1": true, "+1": true, "01": true, "0": false, "2": false, "7": false, "x": false, "": false} {
+			d, _, err := e.Evaluate(context.Background(), Request{Subject: Entity{Type: "user", ID: "u"}, Action: "a", Resource: Entity{Type: "t", ID: id}})
+			if err != nil || d.Err != nil || d.Allow != allow {
+				t.Errorf("%s: resource %q: %+v %v, want allow %v", ev, id, d, err, allow)
+			}
+		}
+	}
+}
+
 // TestUnfoldedIndexLeftToOPA: an index over the data that the vm cannot
 // compute within its budget at snapshot build (here each item costs a
 // large numbers.range) is not computed again by every decision that needs

@@ -155,6 +155,9 @@ func (p *Program) compileStmt(s ir.Stmt) instr {
 				v = dot(src, solid(key))
 			}
 			if v == nil {
+				if indexesByString(src.Value, key.Value) {
+					return 0, ErrStringIndex
+				}
 				return 0, nil
 			}
 			f[target] = v

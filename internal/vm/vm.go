@@ -23,6 +23,9 @@ import (
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/ir"
 	"github.com/open-policy-agent/opa/v1/topdown"
+	"github.com/open-policy-agent/opa/v1/util"
+
+	"github.com/pdp-sidecar/pdp/internal/docstore"
 )
 
 // Program is a compiled plan, safe for concurrent evaluations.
@@ -803,6 +806,39 @@ func dot(src, key *ast.Term) *ast.Term {
 		}
 	}
 	return nil
+}
+
+// ErrStringIndex is the vm's error for an array indexed by a string that
+// reads as an index ("1"): OPA's evaluator reads a reference into the
+// data (data.list["1"]) through its store, whose paths are strings, and
+// gives the element; it gives undefined for the same array reached
+// through a variable, or for an array that is not data, as the plan would
+// everywhere. The vm cannot tell those apart, so it leaves the evaluation
+// to OPA's evaluator.
+var ErrStringIndex = errors.New(`an array indexed by a string ("1"): OPA's evaluator may read that as an index, so the vm leaves this evaluation to it`)
+
+// indexesByString is whether key, a string, would index array src, the
+// way OPA's store reads a path (util.Atoi: "1", "+1", "01").
+func indexesByString(src, key ast.Value) bool {
+	s, ok := key.(ast.String)
+	if !ok {
+		return false
+	}
+	n, ok := length(src)
+	if !ok {
+		return false
+	}
+	switch v := src.(type) {
+	case *view:
+		if v.s.Kind(v.r) != docstore.Array {
+			return false
+		}
+	case *ast.Array:
+	default:
+		return false
+	}
+	i, ok := util.Atoi(string(s))
+	return ok && i >= 0 && i < n
 }
 
 // elemIndex is key as the index of an element of an array of n: an
