@@ -431,7 +431,7 @@ func (e *Engine) evaluate(ctx context.Context, s *policy.Snapshot, req Request) 
 		// still decide, or it needs a rule over the data the vm could not
 		// compute at snapshot build (vm.ErrUnfolded), or it met an array
 		// indexed by a string, which OPA's evaluator reads as an index in
-		// a reference into the data (vm.ErrStringIndex): OPA's evaluator
+		// a reference into the data (vm.ErrPathKey): OPA's evaluator
 		// answers, in the time left (see vm.Compile, vm.Program.WithData).
 	}
 	input, err := req.input()

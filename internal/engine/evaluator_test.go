@@ -125,27 +125,28 @@ decision := {"allow": true, "reasons": [sprintf("%v", [data.pdp.extra])]}
 	}
 }
 
-// TestStringIndexLeftToOPA: OPA's evaluator reads data.limits["1"] through
-// its store, as the element at index 1, where the plan gives undefined
-// (vm.ErrStringIndex). The vm leaves such a decision to OPA's evaluator,
-// so both evaluators decide alike; an index out of range or not a number
+// TestPathKeyLeftToOPA: OPA's evaluator reads data.limits["1"] and
+// data.m[1] through its store, as the member ("1"), where the plan gives
+// undefined (vm.ErrPathKey). The vm leaves such a decision to OPA's
+// evaluator, so both evaluators decide alike; a key that names no member
 // is undefined in both, and stays on the vm.
-func TestStringIndexLeftToOPA(t *testing.T) {
+func TestPathKeyLeftToOPA(t *testing.T) {
 	s, err := policy.BuildFiles(context.Background(),
 		[]policy.File{{Path: "p.rego", Raw: []byte(`package pdp.authz
 default allow := false
 allow if data.limits[input.resource.id] == 20
 allow if data.nested.l[input.resource.id]["0"] == 3
+allow if data.m[to_number(input.resource.id)] == "one"
 decision := {"allow": allow, "reasons": ["checked"]}
 `)}},
-		[]policy.File{{Path: "data.json", Raw: []byte(`{"limits": [10, 20, 30], "nested": {"l": [[1], [3]]}}`)}})
+		[]policy.File{{Path: "data.json", Raw: []byte(`{"limits": [10, 20, 30], "nested": {"l": [[1], [3]]}, "m": {"1.5": "one"}}`)}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, ev := range []Evaluator{VM, Topdown} {
 		e := New(time.Second, 0, ev)
 		e.Swap(s)
-		for id, allow := range map[string]bool{"1": true, "+1": true, "01": true, "0": false, "2": false, "7": false, "x": false, "": false} {
+		for id, allow := range map[string]bool{"1": true, "+1": true, "01": true, "1.5": true, "0": false, "2": false, "7": false, "-1": false} {
 			d, _, err := e.Evaluate(context.Background(), Request{Subject: Entity{Type: "user", ID: "u"}, Action: "a", Resource: Entity{Type: "t", ID: id}})
 			if err != nil || d.Err != nil || d.Allow != allow {
 				t.Errorf("%s: resource %q: %+v %v, want allow %v", ev, id, d, err, allow)

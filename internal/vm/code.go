@@ -155,8 +155,8 @@ func (p *Program) compileStmt(s ir.Stmt) instr {
 				v = dot(src, solid(key))
 			}
 			if v == nil {
-				if indexesByString(src.Value, key.Value) {
-					return 0, ErrStringIndex
+				if pathKey(src.Value, key.Value) {
+					return 0, ErrPathKey
 				}
 				return 0, nil
 			}

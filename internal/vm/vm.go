@@ -808,37 +808,47 @@ func dot(src, key *ast.Term) *ast.Term {
 	return nil
 }
 
-// ErrStringIndex is the vm's error for an array indexed by a string that
-// reads as an index ("1"): OPA's evaluator reads a reference into the
-// data (data.list["1"]) through its store, whose paths are strings, and
-// gives the element; it gives undefined for the same array reached
-// through a variable, or for an array that is not data, as the plan would
-// everywhere. The vm cannot tell those apart, so it leaves the evaluation
-// to OPA's evaluator.
-var ErrStringIndex = errors.New(`an array indexed by a string ("1"): OPA's evaluator may read that as an index, so the vm leaves this evaluation to it`)
+// ErrPathKey is the vm's error for a key that OPA's evaluator may read as
+// a step of its store's paths: a string that reads as an index ("1") into
+// an array, or a number whose text is a key of an object (1 for "1").
+// OPA's evaluator reads a reference into the data (data.list["1"],
+// data.obj[1]) through its store, whose paths are strings, and finds the
+// member; it gives undefined for the same value reached through a
+// variable, or for a value that is not data, as the plan does everywhere.
+// The vm cannot tell those apart, so it leaves the evaluation to OPA's
+// evaluator.
+var ErrPathKey = errors.New(`a key of another type than its collection's (array["1"], object[1] for "1"): OPA's evaluator may read it as a step of a path into the data, so the vm leaves this evaluation to it`)
 
-// indexesByString is whether key, a string, would index array src, the
-// way OPA's store reads a path (util.Atoi: "1", "+1", "01").
-func indexesByString(src, key ast.Value) bool {
-	s, ok := key.(ast.String)
-	if !ok {
-		return false
-	}
-	n, ok := length(src)
-	if !ok {
-		return false
-	}
-	switch v := src.(type) {
-	case *view:
-		if v.s.Kind(v.r) != docstore.Array {
+// pathKey is whether OPA's store would find key in src as a path step
+// where the plan finds nothing: a string index into an array (util.Atoi:
+// "1", "+1", "01"), or a number naming an object's key by its text.
+func pathKey(src, key ast.Value) bool {
+	switch k := key.(type) {
+	case ast.String:
+		var n int
+		switch v := src.(type) {
+		case *view:
+			if v.s.Kind(v.r) != docstore.Array {
+				return false
+			}
+			n = v.s.Len(v.r)
+		case *ast.Array:
+			n = v.Len()
+		default:
 			return false
 		}
-	case *ast.Array:
-	default:
-		return false
+		i, ok := util.Atoi(string(k))
+		return ok && i >= 0 && i < n
+	case ast.Number:
+		switch v := src.(type) {
+		case *view:
+			_, ok := v.s.Get(v.r, k.String()) // false when not an object
+			return ok
+		case ast.Object:
+			return v.Get(ast.StringTerm(k.String())) != nil
+		}
 	}
-	i, ok := util.Atoi(string(s))
-	return ok && i >= 0 && i < n
+	return false
 }
 
 // elemIndex is key as the index of an element of an array of n: an

@@ -127,9 +127,9 @@ func agree(a, b outcome) bool {
 }
 
 // agreeOrLeft is agree, or the vm left the evaluation to OPA's evaluator
-// (ErrStringIndex: the engine then asks OPA, whose answer stands).
+// (ErrPathKey: the engine then asks OPA, whose answer stands).
 func agreeOrLeft(opa, vm outcome) bool {
-	return errors.Is(vm.err, ErrStringIndex) || agree(opa, vm)
+	return errors.Is(vm.err, ErrPathKey) || agree(opa, vm)
 }
 
 // TestAgreesWithOPA runs small policies that use every construct the
@@ -462,14 +462,15 @@ result := 0 if not input.big`})
 	}
 }
 
-// TestStringIndexLeftToOPA: a string that reads as an index, used on an
-// array (of the data, of the input, or reached through a variable), gives
-// ErrStringIndex, on AST and compact data alike, for OPA's evaluator to
-// decide (it reads data.limits["1"] through its store, as element 1, and
-// the same array through a variable as undefined). Every other use of
-// strings and indexes agrees with OPA.
-func TestStringIndexLeftToOPA(t *testing.T) {
-	data := ast.MustParseTerm(`{"limits": [10, 20, 30], "nested": {"l": [[1, 2], [3, 4]]}}`).Value.(ast.Object)
+// TestPathKeyLeftToOPA: a string that reads as an index, used on an array,
+// and a number whose text is a key, used on an object (of the data, of
+// the input, or reached through a variable), give ErrPathKey, on AST and
+// compact data alike, for OPA's evaluator to decide (it reads
+// data.limits["1"] and data.m[1] through its store, as the member, and the
+// same values through a variable as undefined). Every other use of keys of
+// the other type agrees with OPA.
+func TestPathKeyLeftToOPA(t *testing.T) {
+	data := ast.MustParseTerm(`{"limits": [10, 20, 30], "nested": {"l": [[1, 2], [3, 4]]}, "m": {"1": "one", "1.5": "x", "true": "t"}}`).Value.(ast.Object)
 	for _, tc := range []struct {
 		src       string
 		leftToOPA bool
@@ -486,13 +487,22 @@ func TestStringIndexLeftToOPA(t *testing.T) {
 		{`result := [i | some i, _ in data.limits]`, false},
 		{`result := [x | some k; k == "1"; x := data.limits[k]]`, false},
 		{`result := object.get(data.limits, "1", "none")`, false},
+		{`result := data.m[1]`, true},
+		{`result := data.m[input.n]`, true},
+		{`result := data.m[1.5]`, true},
+		{`result := x if { m := data.m; x := m[1] }`, true},
+		{`result := input.o[1]`, true},
+		{`result := data.m[2]`, false},
+		{`result := data.m[true]`, false},
+		{`result := data.m["1"]`, false},
+		{`result := [k | some k, _ in data.m]`, false},
 	} {
 		c := ast.MustCompileModules(map[string]string{"p.rego": "package pdp.t\n" + tc.src})
-		for _, o := range both(t, c, data, "data.pdp.t.result", []string{`{"s": "1", "l": [5, 6]}`}) {
+		for _, o := range both(t, c, data, "data.pdp.t.result", []string{`{"s": "1", "l": [5, 6], "n": 1, "o": {"1": "x"}}`}) {
 			for i, vm := range o[1:] {
 				switch {
-				case tc.leftToOPA && !errors.Is(vm.err, ErrStringIndex):
-					t.Errorf("%s: vm %d gave %v %v, want ErrStringIndex", tc.src, i, vm.value, vm.err)
+				case tc.leftToOPA && !errors.Is(vm.err, ErrPathKey):
+					t.Errorf("%s: vm %d gave %v %v, want ErrPathKey", tc.src, i, vm.value, vm.err)
 				case !tc.leftToOPA && !agree(o[0], vm):
 					t.Errorf("%s: vm %d gave %v %v, OPA %v %v", tc.src, i, vm.value, vm.err, o[0].value, o[0].err)
 				}
