@@ -129,7 +129,8 @@ decision := {"allow": true, "reasons": [sprintf("%v", [data.pdp.extra])]}
 // data.m[1] through its store, as the member ("1"), where the plan gives
 // undefined (vm.ErrPathKey). The vm leaves such a decision to OPA's
 // evaluator, so both evaluators decide alike; a key that names no member
-// is undefined in both, and stays on the vm.
+// is undefined in both, and stays on the vm. A rule over the data alone
+// that meets such a key is left unfolded, for OPA's evaluator to compute.
 func TestPathKeyLeftToOPA(t *testing.T) {
 	s, err := policy.BuildFiles(context.Background(),
 		[]policy.File{{Path: "p.rego", Raw: []byte(`package pdp.authz
@@ -137,6 +138,11 @@ default allow := false
 allow if data.limits[input.resource.id] == 20
 allow if data.nested.l[input.resource.id]["0"] == 3
 allow if data.m[to_number(input.resource.id)] == "one"
+allow if {
+	input.resource.id == "1"
+	first == 10
+}
+first := data.limits["0"] # over the data alone: left unfolded, to OPA
 decision := {"allow": allow, "reasons": ["checked"]}
 `)}},
 		[]policy.File{{Path: "data.json", Raw: []byte(`{"limits": [10, 20, 30], "nested": {"l": [[1], [3]]}, "m": {"1.5": "one"}}`)}})
@@ -146,6 +152,9 @@ decision := {"allow": allow, "reasons": ["checked"]}
 	for _, ev := range []Evaluator{VM, Topdown} {
 		e := New(time.Second, 0, ev)
 		e.Swap(s)
+		if st := e.EvaluatorState(); ev == VM && !slices.Equal(st.Unfolded, []string{"data.pdp.authz.first"}) {
+			t.Errorf("evaluator state %+v: want data.pdp.authz.first unfolded", st)
+		}
 		for id, allow := range map[string]bool{"1": true, "+1": true, "01": true, "1.5": true, "0": false, "2": false, "7": false, "-1": false} {
 			d, _, err := e.Evaluate(context.Background(), Request{Subject: Entity{Type: "user", ID: "u"}, Action: "a", Resource: Entity{Type: "t", ID: id}})
 			if err != nil || d.Err != nil || d.Allow != allow {

@@ -204,7 +204,8 @@ func (p *Program) reading(l ir.Local) []bool {
 
 // fold evaluates the memo function fn once, on data and no input, within
 // foldSteps and foldTime; ok is false when that failed, and spent is true
-// when it failed for want of steps or time (or panicked).
+// when it failed for want of steps or time (or panicked), or met a key
+// only OPA's evaluator reads (ErrPathKey).
 func (p *Program) fold(fn *function, data *ast.Term) (v *ast.Term, ok, spent bool) {
 	st := getState(p, context.Background())
 	defer putState(st)
@@ -221,8 +222,10 @@ func (p *Program) fold(fn *function, data *ast.Term) (v *ast.Term, ok, spent boo
 	v, err := st.callFunc(f, fn, inputAndData)
 	v = solid(v) // kept past this evaluation, whose views it may not hold
 	// Out of time, a built-in such as numbers.range stops with an error of
-	// its own: a failure past the deadline counts as out of time.
-	spent = errors.Is(err, errFoldBudget) || errors.Is(err, ErrUnfolded) || (err != nil && !time.Now().Before(st.deadline))
+	// its own: a failure past the deadline counts as out of time. A rule
+	// that meets ErrPathKey is OPA's to compute, as a rule out of time is:
+	// each evaluation would compute it whole only to meet the same key.
+	spent = errors.Is(err, errFoldBudget) || errors.Is(err, ErrUnfolded) || errors.Is(err, ErrPathKey) || (err != nil && !time.Now().Before(st.deadline))
 	return v, err == nil, spent
 }
 
@@ -233,8 +236,8 @@ func (p *Program) fold(fn *function, data *ast.Term) (v *ast.Term, ok, spent boo
 //
 // A rule whose computation ends in an error is left to each evaluation
 // (which meets the same error, as OPA's evaluator would). A rule that takes
-// more than foldSteps or foldTime (or panics) is not computed again by
-// each evaluation that needs it (the plan computes a rule's whole value:
+// more than foldSteps or foldTime (or panics, or meets ErrPathKey) is not
+// computed again by each evaluation that needs it (the plan computes a rule's whole value:
 // every decision would do that work and most would time out): such an
 // evaluation ends at once with ErrUnfolded, and the engine asks OPA's
 // evaluator, which computes only the part of the rule the decision reads.
@@ -264,7 +267,7 @@ func (p *Program) Unfolded() []string { return slices.Clone(p.unfolded) }
 
 // ErrUnfolded ends an evaluation that needs a rule WithData could not
 // compute.
-var ErrUnfolded = errors.New("a rule over the data alone could not be computed when the snapshot was built (too long, or it panicked): the vm leaves this evaluation to OPA's evaluator")
+var ErrUnfolded = errors.New("a rule over the data alone could not be computed when the snapshot was built (too long, it panicked, or it reads a key only OPA's evaluator reads): the vm leaves this evaluation to OPA's evaluator")
 
 // ruleName is a plan function's rule: g0.data.p.r is data.p.r.
 func ruleName(fn string) string {

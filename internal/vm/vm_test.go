@@ -476,6 +476,10 @@ func TestPathKeyLeftToOPA(t *testing.T) {
 		leftToOPA bool
 	}{
 		{`result := data.limits["1"]`, true},
+		{`result := data.limits["0"]`, true},
+		{`result := data.limits["2"]`, true},
+		{`result := data.limits["3"]`, false},
+		{`result := data.limits["-1"]`, false},
 		{`result := data.limits["+1"]`, true},
 		{`result := data.limits[input.s]`, true},
 		{`result := data.nested.l["1"]["0"]`, true},
@@ -500,8 +504,11 @@ func TestPathKeyLeftToOPA(t *testing.T) {
 		c := ast.MustCompileModules(map[string]string{"p.rego": "package pdp.t\n" + tc.src})
 		for _, o := range both(t, c, data, "data.pdp.t.result", []string{`{"s": "1", "l": [5, 6], "n": 1, "o": {"1": "x"}}`}) {
 			for i, vm := range o[1:] {
+				// WithData (vm 1 and 3) leaves a rule over the data alone
+				// that meets the key unfolded, for OPA (ErrUnfolded).
+				left := errors.Is(vm.err, ErrPathKey) || (i%2 == 1 && errors.Is(vm.err, ErrUnfolded))
 				switch {
-				case tc.leftToOPA && !errors.Is(vm.err, ErrPathKey):
+				case tc.leftToOPA && !left:
 					t.Errorf("%s: vm %d gave %v %v, want ErrPathKey", tc.src, i, vm.value, vm.err)
 				case !tc.leftToOPA && !agree(o[0], vm):
 					t.Errorf("%s: vm %d gave %v %v, OPA %v %v", tc.src, i, vm.value, vm.err, o[0].value, o[0].err)
