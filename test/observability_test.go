@@ -505,6 +505,10 @@ func TestObservabilityDecisionLogOff(t *testing.T) {
 	if v := obsValue(after, "pdp_decision_log_errors_total"); v != 0 {
 		t.Errorf("pdp_decision_log_errors_total %v", v)
 	}
+	// The shipped policy runs wholly on the vm: nothing left to OPA's evaluator.
+	if _, ok := after["pdp_vm_left_to_opa_total"]; !ok || obsValue(after, "pdp_vm_left_to_opa_total") != 0 {
+		t.Errorf("pdp_vm_left_to_opa_total: present %v, value %v; want 0", ok, obsValue(after, "pdp_vm_left_to_opa_total"))
+	}
 	dl, _ := obsStatus(t, srv)["decision_log"].(map[string]any)
 	if !reflect.DeepEqual(dl, map[string]any{"destination": "off", "masked_paths": []any{obsMask[0], obsMask[1]}, "entries_written": 0.0, "errors": 0.0}) {
 		t.Errorf("status decision_log: %v", dl)
@@ -1287,7 +1291,7 @@ func TestObservabilityStatus(t *testing.T) {
 		t.Errorf("gc %v, want headroom %d MiB tuned", gc, cfg.GCHeadroomMiB)
 	}
 	// The repository's policies run on package vm.
-	if ev, _ := st["evaluator"].(map[string]any); !reflect.DeepEqual(ev, map[string]any{"configured": "vm", "serving": "vm"}) {
+	if ev, _ := st["evaluator"].(map[string]any); !reflect.DeepEqual(ev, map[string]any{"configured": "vm", "serving": "vm", "left_to_opa": 0.0}) {
 		t.Errorf("evaluator %v, want vm configured and serving", ev)
 	}
 }

@@ -150,6 +150,7 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger, level zap.Atom
 		st := eng.CacheStats()
 		return st.Hits, st.Misses, st.Entries
 	})
+	m.LeftToOPA(func() uint64 { return eng.EvaluatorState().LeftToOPA })
 	if st := eng.CacheStats(); !st.Enabled && cfg.DecisionCache > 0 {
 		log.Warn("decision cache off", zap.String("reason", st.Disabled))
 	}
@@ -503,7 +504,7 @@ func warnUnfolded(log *zap.Logger, eng *engine.Engine) {
 
 // evaluatorState is the evaluator part of /v1/status.
 func evaluatorState(st engine.EvaluatorState) map[string]any {
-	out := map[string]any{"configured": st.Configured, "serving": st.Serving}
+	out := map[string]any{"configured": st.Configured, "serving": st.Serving, "left_to_opa": st.LeftToOPA}
 	if st.Refused != "" {
 		out["vm_refused"] = st.Refused
 	}

@@ -86,6 +86,7 @@ type Engine struct {
 	hits      atomic.Uint64 // over every snapshot, for counters that never go down
 	misses    atomic.Uint64
 	routeHits atomic.Uint64 // forward-auth route table answers from the route cache
+	leftToOPA atomic.Uint64 // decisions the vm began and OPA's evaluator answered
 }
 
 // loaded is a snapshot and the decision cache that lives and dies with it,
@@ -116,11 +117,16 @@ type EvaluatorState struct {
 	// compute at snapshot build (vm.Program.Unfolded): decisions that need
 	// one are left to OPA's evaluator.
 	Unfolded []string
+	// LeftToOPA counts the decisions the vm began and left to OPA's
+	// evaluator (a conflict or a built-in's error in a body OPA may not
+	// reach, an unfolded rule, a key only OPA reads: see evaluate), over
+	// every snapshot. Each costs a vm evaluation and an OPA one.
+	LeftToOPA uint64
 }
 
 // EvaluatorState reads which evaluator decides, and why.
 func (e *Engine) EvaluatorState() EvaluatorState {
-	st := EvaluatorState{Configured: e.evaluator}
+	st := EvaluatorState{Configured: e.evaluator, LeftToOPA: e.leftToOPA.Load()}
 	if l := e.cur.Load(); l != nil {
 		st.Serving = Topdown
 		if e.useVM(l.snap) {
@@ -426,6 +432,7 @@ func (e *Engine) evaluate(ctx context.Context, s *policy.Snapshot, req Request) 
 		if d, ok := e.evaluateVM(ctx, s, req, deadline); ok {
 			return d
 		}
+		e.leftToOPA.Add(1)
 		// The plan failed (a conflict, a built-in's error) where OPA's
 		// evaluator, which stops at the first body that succeeds, may
 		// still decide, or it needs a rule over the data the vm could not

@@ -161,6 +161,14 @@ decision := {"allow": allow, "reasons": ["checked"]}
 				t.Errorf("%s: resource %q: %+v %v, want allow %v", ev, id, d, err, allow)
 			}
 		}
+		// Counted: keys OPA reads went to it; a key naming nothing did not.
+		left := e.EvaluatorState().LeftToOPA
+		if _, _, err := e.Evaluate(context.Background(), Request{Subject: Entity{Type: "user", ID: "u"}, Action: "a", Resource: Entity{Type: "t", ID: "7"}}); err != nil {
+			t.Fatal(err)
+		}
+		if after := e.EvaluatorState().LeftToOPA; (ev == VM) != (left > 0) || after != left {
+			t.Errorf("%s: %d decisions left to OPA, then %d after one that needs no key OPA reads", ev, left, after)
+		}
 	}
 }
 

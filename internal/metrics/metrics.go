@@ -289,6 +289,15 @@ func (c *snapshotCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(snapshotLoadedDesc, prometheus.GaugeValue, float64(s.loadedAt.UnixNano())/1e9)
 }
 
+// LeftToOPA exposes pdp_vm_left_to_opa_total, read from count: decisions
+// the vm began and OPA's evaluator answered (each costs both).
+func (m *Metrics) LeftToOPA(count func() uint64) {
+	m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "pdp_vm_left_to_opa_total",
+		Help: "Decisions the vm began and left to OPA's evaluator (a conflict or a built-in's error, a rule over the data not computed at snapshot build, a key only OPA's evaluator reads).",
+	}, func() float64 { return float64(count()) }))
+}
+
 // DecisionCache registers the decision cache's counters, read from stats at
 // each scrape: pdp_decision_cache_lookups_total{result="hit|miss"} and
 // pdp_decision_cache_entries.
