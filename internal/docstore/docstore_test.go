@@ -213,3 +213,47 @@ func TestLargeObjectsFindEveryKey(t *testing.T) {
 		checkNavigation(t, s, s.Root(), s.Value(s.Root()))
 	}
 }
+
+// FuzzObjectGet builds an object of the keys in keys (split at NUL; large
+// enough for a hash table when it has indexMin or more) and holds Get to
+// a map of them, for each key, each key with a byte added or removed, and
+// probe.
+func FuzzObjectGet(f *testing.F) {
+	f.Add(strings.Repeat("acct-00001-u00017\x00", 3)+"a\x00b\x00c\x00d\x00e\x00f\x00g\x00h\x00i\x00j\x00k\x00l\x00m\x00n\x00o", "acct-00001-u0001")
+	f.Add("", "")
+	f.Add("\x00\x00\xff", "\xff")
+	f.Fuzz(func(t *testing.T, keys, probe string) {
+		want := map[string]int{}
+		obj := ast.NewObject()
+		for i, k := range strings.Split(keys, "\x00") {
+			if _, dup := want[k]; dup {
+				continue
+			}
+			want[k] = i
+			obj.Insert(ast.StringTerm(k), ast.IntNumberTerm(i))
+		}
+		s, err := Build(obj)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, hasTable := s.nodes[s.Root()].table()
+		if hasTable != (len(want) >= indexMin) {
+			t.Fatalf("%d members: table %v", len(want), hasTable)
+		}
+		check := func(k string) {
+			r, ok := s.Get(s.Root(), k)
+			i, in := want[k]
+			if ok != in || (ok && s.Text(r) != fmt.Sprint(i)) {
+				t.Fatalf("Get(%q) = %v %v, want %v %v", k, r, ok, i, in)
+			}
+		}
+		check(probe)
+		for k := range want {
+			check(k)
+			check(k + "x")
+			if k != "" {
+				check(k[1:])
+			}
+		}
+	})
+}
