@@ -436,10 +436,10 @@ func (e *Engine) evaluate(ctx context.Context, s *policy.Snapshot, req Request) 
 		// The plan failed (a conflict, a built-in's error) where OPA's
 		// evaluator, which stops at the first body that succeeds, may
 		// still decide, or it needs a rule over the data the vm could not
-		// compute at snapshot build (vm.ErrUnfolded), or it met an array
-		// indexed by a string, which OPA's evaluator reads as an index in
-		// a reference into the data (vm.ErrPathKey): OPA's evaluator
-		// answers, in the time left (see vm.Compile, vm.Program.WithData).
+		// compute at snapshot build (vm.ErrUnfolded), or it met a key that
+		// OPA's evaluator reads as a step of a path into the data, such as
+		// "1" into an array (vm.ErrPathKey): OPA's evaluator answers, in
+		// the time left (see vm.Compile, vm.Program.WithData).
 	}
 	input, err := req.input()
 	if err != nil {
