@@ -165,9 +165,32 @@ func (l Listing) Read() (policyFiles, dataFiles []File, err error) {
 
 // BuildFiles is Build on files already read.
 func BuildFiles(ctx context.Context, policyFiles, dataFiles []File) (*Snapshot, error) {
-	s, err := buildFiles(ctx, policyFiles, dataFiles, true)
+	return buildSnapshot(ctx, policyFiles, dataFiles, true, "")
+}
+
+// Rebuild is what a reload builds: nil, with no error, when the files'
+// revision is serving (the revision of the snapshot that serves), so
+// unchanged files are read and hashed but not built again; otherwise a
+// snapshot of them, as Build makes it, or with keepAST as
+// BuildUncompacted does.
+func Rebuild(ctx context.Context, src Sources, serving string, keepAST bool) (*Snapshot, error) {
+	policyFiles, dataFiles, err := Read(src)
 	if err != nil {
 		return nil, err
+	}
+	rev := revision(policyFiles, dataFiles)
+	if rev == serving {
+		return nil, nil
+	}
+	return buildSnapshot(ctx, policyFiles, dataFiles, !keepAST, rev)
+}
+
+// buildSnapshot is buildFiles, then Compact when compact (a snapshot OPA's
+// evaluator decides keeps its AST: ErrOPADecides).
+func buildSnapshot(ctx context.Context, policyFiles, dataFiles []File, compact bool, rev string) (*Snapshot, error) {
+	s, err := buildFiles(ctx, policyFiles, dataFiles, compact, rev)
+	if err != nil || !compact {
+		return s, err
 	}
 	if err := s.Compact(); err != nil && !errors.Is(err, ErrOPADecides) {
 		return nil, err
@@ -191,12 +214,13 @@ func BuildUncompacted(ctx context.Context, src Sources) (*Snapshot, error) {
 // long as decoding the files), and holds about twice the memory until then
 // (internal/app compacts its first build once serving).
 func BuildFilesUncompacted(ctx context.Context, policyFiles, dataFiles []File) (*Snapshot, error) {
-	return buildFiles(ctx, policyFiles, dataFiles, false)
+	return buildSnapshot(ctx, policyFiles, dataFiles, false, "")
 }
 
 // buildFiles builds a snapshot that serves from its data's AST, or, to be
-// compacted at once, one that is not readied for the AST (compact).
-func buildFiles(ctx context.Context, policyFiles, dataFiles []File, compact bool) (*Snapshot, error) {
+// compacted at once, one that is not readied for the AST (compact). rev
+// is the files' revision when the caller has it, "" to hash them here.
+func buildFiles(ctx context.Context, policyFiles, dataFiles []File, compact bool, rev string) (*Snapshot, error) {
 	loadedAt := time.Now().UTC()
 	// The data files are decoded, and the revision hashed, while the
 	// policies compile (on one core): with much role data, decoding is most
@@ -205,10 +229,11 @@ func buildFiles(ctx context.Context, policyFiles, dataFiles []File, compact bool
 		wg      sync.WaitGroup
 		doc     ast.Object
 		dataErr error
-		rev     string
 	)
 	wg.Go(func() { doc, dataErr = loadData(dataFiles) })
-	wg.Go(func() { rev = revision(policyFiles, dataFiles) })
+	if rev == "" {
+		wg.Go(func() { rev = revision(policyFiles, dataFiles) })
+	}
 	s, err := compilePolicies(policyFiles)
 	wg.Wait()
 	if err != nil {

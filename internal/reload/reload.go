@@ -41,9 +41,9 @@ type Deps struct {
 	// beside the policies pass against it.
 	RequireTests bool
 	TestTimeout  time.Duration // per test; DefaultTestTimeout when zero
-	// KeepAST builds snapshots whose role data stays OPA's AST
-	// (policy.BuildUncompacted), for OPA's evaluator deciding every
-	// request (--evaluator topdown).
+	// KeepAST builds snapshots whose role data stays OPA's AST (see
+	// policy.Rebuild), for OPA's evaluator deciding every request
+	// (--evaluator topdown).
 	KeepAST bool
 	// OnReload, when set, is called after every attempt with its outcome
 	// and the snapshot serving afterwards (the new one on OutcomeOK, the
@@ -119,7 +119,11 @@ func (r *Reloader) Reload(ctx context.Context) error {
 	defer r.mu.Unlock()
 	start := time.Now()
 	cur := r.d.Engine.Snapshot()
-	snap, err := r.build(ctx)
+	serving := ""
+	if cur != nil {
+		serving = cur.Revision
+	}
+	snap, err := r.build(ctx, serving)
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err() // shutting down: not a failed reload
@@ -134,8 +138,8 @@ func (r *Reloader) Reload(ctx context.Context) error {
 		return err
 	}
 	r.status.record(Outcome{At: time.Now().UTC(), OK: true})
-	if cur != nil && cur.Revision == snap.Revision {
-		r.log.Debug("reload: files unchanged", zap.String("revision", cur.Revision), zap.Duration("took", time.Since(start)))
+	if snap == nil {
+		r.log.Debug("reload: files unchanged", zap.String("revision", serving), zap.Duration("took", time.Since(start)))
 		r.notify(OutcomeUnchanged, cur)
 		return nil
 	}
@@ -150,14 +154,11 @@ func (r *Reloader) Reload(ctx context.Context) error {
 	return nil
 }
 
-// build returns a complete new snapshot, or why there is none.
-func (r *Reloader) build(ctx context.Context) (*policy.Snapshot, error) {
-	build := policy.Build
-	if r.d.KeepAST {
-		build = policy.BuildUncompacted
-	}
-	snap, err := build(ctx, r.d.Sources)
-	if err != nil {
+// build returns a complete new snapshot, or why there is none; nil and no
+// error when the files are those of the revision serving.
+func (r *Reloader) build(ctx context.Context, serving string) (*policy.Snapshot, error) {
+	snap, err := policy.Rebuild(ctx, r.d.Sources, serving, r.d.KeepAST)
+	if err != nil || snap == nil {
 		return nil, err
 	}
 	if !r.d.RequireTests {
