@@ -1,7 +1,6 @@
 package vm
 
 import (
-	"encoding/json"
 	"strings"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -89,14 +88,8 @@ func (st *state) node(s *docstore.Store, r docstore.Ref) *ast.Term {
 		st.views[i] = view{s: s, r: r}
 		st.viewTerms[i] = ast.Term{Value: &st.views[i]}
 		return &st.viewTerms[i]
-	case docstore.String:
-		return ast.StringTerm(strings.Clone(s.Text(r)))
-	case docstore.Number:
-		return ast.NumberTerm(json.Number(strings.Clone(s.Text(r))))
-	case docstore.Boolean:
-		return ast.InternedTerm(s.Bool(r))
 	}
-	return ast.InternedNullTerm
+	return s.Term(r)
 }
 
 // dotView is v[key] (nil: undefined).
@@ -141,10 +134,9 @@ func (st *state) scanView(i int, v *view) {
 	}
 }
 
-// viewMember is `x in v` (internal.member_2) for a view: x equals one of
-// an array's elements or an object's values.
+// viewMember is `x in v` (internal.member_2) for a view: x, not a view
+// (solid), equals one of an array's elements or an object's values.
 func viewMember(x *ast.Term, v *view) bool {
-	x = solid(x)
 	for j := range v.s.Len(v.r) {
 		var r docstore.Ref
 		if v.s.Kind(v.r) == docstore.Array {
