@@ -350,17 +350,15 @@ func (s *Snapshot) Compact() error {
 			return
 		}
 		data := vm.DataTerm(compact)
-		if s.DecisionVM != nil {
-			prog := s.DecisionVM.WithData(data)
-			// A rule over the data that folded on the AST but not now (out of
-			// time on a busy machine: Compact runs beside serving) would send
-			// every decision that needs it to OPA's evaluator: keep the AST.
-			if old, _ := s.VM(); old != nil && len(prog.Unfolded()) > len(old.Unfolded()) {
-				s.compactErr = fmt.Errorf("role data: rules over the data could not be computed on the compact store in time (%s)", strings.Join(prog.Unfolded(), ", "))
-				return
-			}
-			s.vm.Store(&vmData{prog: prog, data: data})
+		prog := s.DecisionVM.WithData(data)
+		// A rule over the data that folded on the AST but not now (out of
+		// time on a busy machine: Compact runs beside serving) would send
+		// every decision that needs it to OPA's evaluator: keep the AST.
+		if old, _ := s.VM(); old != nil && len(prog.Unfolded()) > len(old.Unfolded()) {
+			s.compactErr = fmt.Errorf("role data: rules over the data could not be computed on the compact store in time (%s)", strings.Join(prog.Unfolded(), ", "))
+			return
 		}
+		s.vm.Store(&vmData{prog: prog, data: data})
 		s.storage.Compact(compact)
 		s.doc = nil
 	})
