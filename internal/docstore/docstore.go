@@ -81,6 +81,21 @@ const (
 
 func tableSize(n uint32) uint32 { return (n + n/4 + tableAlign - 1) &^ (tableAlign - 1) }
 
+// slotOf is where a key of hash h is first looked for in a table of size
+// slots (h's low half scaled to [0, size): Lemire's reduction), and the
+// tag its slot holds above the member's index (h's top byte).
+func slotOf(h uint64, size uint32) (slot, tag uint32) {
+	return uint32(uint64(uint32(h)) * uint64(size) >> 32), uint32(h>>56) << 24
+}
+
+// ArrayIndex is step as the index of an element of an array of n, as
+// OPA's in-memory store reads a path step (util.Atoi: "1", "+1" and "01"
+// alike); false when it is none or out of range.
+func ArrayIndex(step string, n int) (int, bool) {
+	i, ok := util.Atoi(step)
+	return i, ok && i >= 0 && i < n
+}
+
 // member is an object's member: its key's bytes in s.text, and its value.
 type member struct {
 	keyOff, keyLen uint32
@@ -143,9 +158,7 @@ func (s *Store) find(n node, start uint32, key string) (Ref, bool) {
 	h := maphash.String(s.seed, key)
 	size := tableSize(n.n)
 	tab := s.index[start : start+size]
-	tag := uint32(h>>56) << 24
-	// The slot: h's low half scaled to [0, size) (Lemire's reduction).
-	i := uint32(uint64(uint32(h)) * uint64(size) >> 32)
+	i, tag := slotOf(h, size)
 	for {
 		e := tab[i]
 		if e == 0 {
@@ -238,7 +251,7 @@ func (s *Store) Term(r Ref) *ast.Term {
 
 // Lookup follows path from the root, as OPA's in-memory store reads a
 // storage path: false when a step is missing or steps into a scalar; an
-// array's step is its index (util.Atoi: "1", "+1" and "1.0" alike).
+// array's step is its index (ArrayIndex).
 func (s *Store) Lookup(path []string) (Ref, bool) {
 	r := s.Root()
 	for _, k := range path {
@@ -250,8 +263,8 @@ func (s *Store) Lookup(path []string) (Ref, bool) {
 			}
 			r = next
 		case Array:
-			i, ok := util.Atoi(k)
-			if !ok || i < 0 || i >= s.Len(r) {
+			i, ok := ArrayIndex(k, s.Len(r))
+			if !ok {
 				return 0, false
 			}
 			r = s.Elem(r, i)
@@ -439,13 +452,13 @@ func (b *builder) table(r Ref) {
 	tab := s.index[start:]
 	for j, m := range s.members[n.off : n.off+n.n] {
 		h := maphash.String(s.seed, s.str(m.keyOff, m.keyLen))
-		i := uint32(uint64(uint32(h)) * uint64(size) >> 32)
+		i, tag := slotOf(h, size)
 		for tab[i] != 0 {
 			if i++; i == size {
 				i = 0
 			}
 		}
-		tab[i] = uint32(h>>56)<<24 | uint32(j+1)
+		tab[i] = tag | uint32(j+1)
 	}
 	t := uint32(start/tableAlign + 1)
 	s.nodes[r].tableHi, s.nodes[r].tableLo = uint8(t>>16), uint16(t)

@@ -7,7 +7,6 @@ import (
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/storage"
 	"github.com/open-policy-agent/opa/v1/storage/inmem"
-	"github.com/open-policy-agent/opa/v1/util"
 )
 
 // Storage is an OPA store for a snapshot's data, for OPA's evaluator (the
@@ -67,8 +66,8 @@ func lookupAST(v ast.Value, path storage.Path) (ast.Value, bool) {
 			}
 			v = t.Value
 		case *ast.Array:
-			i, ok := util.Atoi(k)
-			if !ok || i < 0 || i >= x.Len() {
+			i, ok := ArrayIndex(k, x.Len())
+			if !ok {
 				return nil, false
 			}
 			v = x.Elem(i).Value

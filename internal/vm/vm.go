@@ -23,7 +23,6 @@ import (
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/ir"
 	"github.com/open-policy-agent/opa/v1/topdown"
-	"github.com/open-policy-agent/opa/v1/util"
 
 	"github.com/pdp-sidecar/pdp/internal/docstore"
 )
@@ -823,8 +822,9 @@ func dot(src, key *ast.Term) *ast.Term {
 var ErrPathKey = errors.New(`a key of another type than its collection's (array["1"], object[1] for "1"): OPA's evaluator may read it as a step of a path into the data, so the vm leaves this evaluation to it`)
 
 // pathKey is whether OPA's store would find key in src as a path step
-// where the plan finds nothing: a string index into an array (util.Atoi:
-// "1", "+1", "01"), or a number naming an object's key by its text.
+// where the plan finds nothing: a string index into an array
+// (docstore.ArrayIndex: "1", "+1", "01"), or a number naming an object's
+// key by its text.
 func pathKey(src, key ast.Value) bool {
 	switch k := key.(type) {
 	case ast.String:
@@ -840,8 +840,8 @@ func pathKey(src, key ast.Value) bool {
 		default:
 			return false
 		}
-		i, ok := util.Atoi(string(k))
-		return ok && i >= 0 && i < n
+		_, ok := docstore.ArrayIndex(string(k), n)
+		return ok
 	case ast.Number:
 		switch v := src.(type) {
 		case *view:
