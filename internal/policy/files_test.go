@@ -27,9 +27,7 @@ func TestListSizesWhatReadReads(t *testing.T) {
 		}
 	}
 	policies := t.TempDir()
-	if err := os.WriteFile(filepath.Join(policies, "p.rego"), []byte("package p\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testfs.Write(t, policies, "p.rego", "package p\n")
 	src := policy.Sources{Policies: os.DirFS(policies), Data: os.DirFS(root)}
 
 	l, err := policy.List(src)

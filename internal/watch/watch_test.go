@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"go.uber.org/zap/zaptest"
+
+	"github.com/pdp-sidecar/pdp/internal/testfs"
 )
 
 const (
@@ -75,16 +77,6 @@ func expectQuiet(t *testing.T, w *Watcher, what string) {
 	}
 }
 
-func write(t *testing.T, p, body string) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
 func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
@@ -100,71 +92,79 @@ func TestWatchSituations(t *testing.T) {
 		// steps each make a change that must be signalled.
 		steps []func(t *testing.T, root string)
 	}{
-		{"write in place", func(t *testing.T, root string) { write(t, filepath.Join(root, "a.json"), "{}") },
-			[]func(*testing.T, string){func(t *testing.T, root string) { write(t, filepath.Join(root, "a.json"), `{"x":1}`) }}},
-		{"chmod only", func(t *testing.T, root string) { write(t, filepath.Join(root, "a.json"), "{}") },
+		{"write in place", func(t *testing.T, root string) { testfs.WritePath(t, filepath.Join(root, "a.json"), "{}") },
+			[]func(*testing.T, string){func(t *testing.T, root string) { testfs.WritePath(t, filepath.Join(root, "a.json"), `{"x":1}`) }}},
+		{"chmod only", func(t *testing.T, root string) { testfs.WritePath(t, filepath.Join(root, "a.json"), "{}") },
 			[]func(*testing.T, string){func(t *testing.T, root string) { must(t, os.Chmod(filepath.Join(root, "a.json"), 0o600)) }}},
 		{"new folder, then a file in it", nil, []func(*testing.T, string){
 			func(t *testing.T, root string) { must(t, os.Mkdir(filepath.Join(root, "sub"), 0o755)) },
-			func(t *testing.T, root string) { write(t, filepath.Join(root, "sub", "a.json"), "{}") },
-			func(t *testing.T, root string) { write(t, filepath.Join(root, "sub", "a.json"), `{"x":1}`) },
+			func(t *testing.T, root string) { testfs.WritePath(t, filepath.Join(root, "sub", "a.json"), "{}") },
+			func(t *testing.T, root string) { testfs.WritePath(t, filepath.Join(root, "sub", "a.json"), `{"x":1}`) },
 		}},
 		{"nested folders created at once", nil, []func(*testing.T, string){
-			func(t *testing.T, root string) { write(t, filepath.Join(root, "a", "b", "c", "f.json"), "{}") },
-			func(t *testing.T, root string) { write(t, filepath.Join(root, "a", "b", "c", "f.json"), `{"x":1}`) },
+			func(t *testing.T, root string) {
+				testfs.WritePath(t, filepath.Join(root, "a", "b", "c", "f.json"), "{}")
+			},
+			func(t *testing.T, root string) {
+				testfs.WritePath(t, filepath.Join(root, "a", "b", "c", "f.json"), `{"x":1}`)
+			},
 		}},
-		{"folder removed and recreated", func(t *testing.T, root string) { write(t, filepath.Join(root, "sub", "a.json"), "{}") },
+		{"folder removed and recreated", func(t *testing.T, root string) { testfs.WritePath(t, filepath.Join(root, "sub", "a.json"), "{}") },
 			[]func(*testing.T, string){
 				func(t *testing.T, root string) { must(t, os.RemoveAll(filepath.Join(root, "sub"))) },
 				func(t *testing.T, root string) { must(t, os.Mkdir(filepath.Join(root, "sub"), 0o755)) },
-				func(t *testing.T, root string) { write(t, filepath.Join(root, "sub", "a.json"), `{"x":1}`) },
+				func(t *testing.T, root string) { testfs.WritePath(t, filepath.Join(root, "sub", "a.json"), `{"x":1}`) },
 			}},
-		{"folder renamed away and another renamed in", func(t *testing.T, root string) { write(t, filepath.Join(root, "sub", "a.json"), "{}") },
+		{"folder renamed away and another renamed in", func(t *testing.T, root string) { testfs.WritePath(t, filepath.Join(root, "sub", "a.json"), "{}") },
 			[]func(*testing.T, string){
 				func(t *testing.T, root string) {
-					write(t, filepath.Join(root, ".staging", "a.json"), `{"x":1}`)
+					testfs.WritePath(t, filepath.Join(root, ".staging", "a.json"), `{"x":1}`)
 					must(t, os.Rename(filepath.Join(root, "sub"), filepath.Join(root, ".old")))
 					must(t, os.Rename(filepath.Join(root, ".staging"), filepath.Join(root, "sub")))
 				},
-				func(t *testing.T, root string) { write(t, filepath.Join(root, "sub", "a.json"), `{"x":2}`) },
-				func(t *testing.T, root string) { write(t, filepath.Join(root, ".old", "a.json"), `{"x":3}`) },
+				func(t *testing.T, root string) { testfs.WritePath(t, filepath.Join(root, "sub", "a.json"), `{"x":2}`) },
+				func(t *testing.T, root string) { testfs.WritePath(t, filepath.Join(root, ".old", "a.json"), `{"x":3}`) },
 			}},
-		{"root removed and recreated", func(t *testing.T, root string) { write(t, filepath.Join(root, "a.json"), "{}") },
+		{"root removed and recreated", func(t *testing.T, root string) { testfs.WritePath(t, filepath.Join(root, "a.json"), "{}") },
 			[]func(*testing.T, string){
 				func(t *testing.T, root string) { must(t, os.RemoveAll(root)) },
-				func(t *testing.T, root string) { write(t, filepath.Join(root, "a.json"), `{"x":1}`) },
-				func(t *testing.T, root string) { write(t, filepath.Join(root, "a.json"), `{"x":2}`) },
+				func(t *testing.T, root string) { testfs.WritePath(t, filepath.Join(root, "a.json"), `{"x":1}`) },
+				func(t *testing.T, root string) { testfs.WritePath(t, filepath.Join(root, "a.json"), `{"x":2}`) },
 			}},
-		{"root replaced by rename", func(t *testing.T, root string) { write(t, filepath.Join(root, "a.json"), "{}") },
+		{"root replaced by rename", func(t *testing.T, root string) { testfs.WritePath(t, filepath.Join(root, "a.json"), "{}") },
 			[]func(*testing.T, string){
 				func(t *testing.T, root string) {
-					write(t, root+".new/a.json", `{"x":1}`)
+					testfs.WritePath(t, root+".new/a.json", `{"x":1}`)
 					must(t, os.Rename(root, root+".old"))
 					must(t, os.Rename(root+".new", root))
 				},
-				func(t *testing.T, root string) { write(t, filepath.Join(root, "a.json"), `{"x":2}`) },
+				func(t *testing.T, root string) { testfs.WritePath(t, filepath.Join(root, "a.json"), `{"x":2}`) },
 			}},
-		{"file in a dot-folder", func(t *testing.T, root string) { write(t, filepath.Join(root, "..2026_x", "a.json"), "{}") },
-			[]func(*testing.T, string){func(t *testing.T, root string) { write(t, filepath.Join(root, "..2026_x", "a.json"), `{"x":1}`) }}},
+		{"file in a dot-folder", func(t *testing.T, root string) { testfs.WritePath(t, filepath.Join(root, "..2026_x", "a.json"), "{}") },
+			[]func(*testing.T, string){func(t *testing.T, root string) {
+				testfs.WritePath(t, filepath.Join(root, "..2026_x", "a.json"), `{"x":1}`)
+			}}},
 		{"configmap ..data swap", func(t *testing.T, root string) {
-			write(t, filepath.Join(root, "..2026_x", "a.json"), "{}")
+			testfs.WritePath(t, filepath.Join(root, "..2026_x", "a.json"), "{}")
 			must(t, os.Symlink("..2026_x", filepath.Join(root, "..data")))
 			must(t, os.Symlink(filepath.Join("..data", "a.json"), filepath.Join(root, "a.json")))
 		}, []func(*testing.T, string){
 			func(t *testing.T, root string) {
-				write(t, filepath.Join(root, "..2026_y", "a.json"), `{"x":1}`)
+				testfs.WritePath(t, filepath.Join(root, "..2026_y", "a.json"), `{"x":1}`)
 				must(t, os.Symlink("..2026_y", filepath.Join(root, "..data_tmp")))
 				must(t, os.Rename(filepath.Join(root, "..data_tmp"), filepath.Join(root, "..data")))
 				must(t, os.RemoveAll(filepath.Join(root, "..2026_x")))
 			},
-			func(t *testing.T, root string) { write(t, filepath.Join(root, "..2026_y", "a.json"), `{"x":2}`) },
+			func(t *testing.T, root string) {
+				testfs.WritePath(t, filepath.Join(root, "..2026_y", "a.json"), `{"x":2}`)
+			},
 		}},
 		{"symlinked folder outside the root", func(t *testing.T, root string) {
 			ext := root + "-ext"
-			write(t, filepath.Join(ext, "a.json"), "{}")
+			testfs.WritePath(t, filepath.Join(ext, "a.json"), "{}")
 			must(t, os.Symlink(ext, filepath.Join(root, "ext")))
 		}, []func(*testing.T, string){
-			func(t *testing.T, root string) { write(t, filepath.Join(root+"-ext", "a.json"), `{"x":1}`) },
+			func(t *testing.T, root string) { testfs.WritePath(t, filepath.Join(root+"-ext", "a.json"), `{"x":1}`) },
 		}},
 	}
 	for _, tc := range cases {
@@ -202,10 +202,10 @@ func TestWatchRootBackWithoutParent(t *testing.T) {
 	must(t, os.RemoveAll(root))
 	expectChange(t, w, "the root was removed")
 	settle(w)
-	write(t, filepath.Join(root, "a.json"), "{}")
+	testfs.WritePath(t, filepath.Join(root, "a.json"), "{}")
 	expectChange(t, w, "the root came back")
 	settle(w)
-	write(t, filepath.Join(root, "a.json"), `{"x":1}`)
+	testfs.WritePath(t, filepath.Join(root, "a.json"), `{"x":1}`)
 	expectChange(t, w, "a write in the root that came back")
 }
 
@@ -215,7 +215,7 @@ func TestWatchIgnoresSiblingsOfRoot(t *testing.T) {
 	must(t, os.Mkdir(root, 0o755))
 	w := start(t, root)
 	settle(w)
-	write(t, filepath.Join(parent, "other.txt"), "x")
+	testfs.WritePath(t, filepath.Join(parent, "other.txt"), "x")
 	must(t, os.Mkdir(filepath.Join(parent, "rootx"), 0o755))
 	expectQuiet(t, w, "a write beside the root")
 }
@@ -226,7 +226,7 @@ func TestWatchDebouncesBursts(t *testing.T) {
 	w := startWith(t, 200*time.Millisecond, 5*time.Second, root)
 	settle(w)
 	for i := range 20 {
-		write(t, filepath.Join(root, "a.json"), string(rune('a'+i)))
+		testfs.WritePath(t, filepath.Join(root, "a.json"), string(rune('a'+i)))
 	}
 	expectChange(t, w, "a burst of writes")
 	expectQuiet(t, w, "the burst was signalled")
@@ -253,7 +253,7 @@ func TestWatchMaxWait(t *testing.T) {
 			if time.Since(began) > 5*time.Second {
 				t.Fatal("a stream of writes postponed the signal for ever")
 			}
-			write(t, filepath.Join(root, "a.json"), string(rune('a'+i%26)))
+			testfs.WritePath(t, filepath.Join(root, "a.json"), string(rune('a'+i%26)))
 		}
 	}
 }
@@ -263,7 +263,7 @@ func TestWatchSeveralRoots(t *testing.T) {
 	w := start(t, a, b)
 	for _, dir := range []string{a, b} {
 		settle(w)
-		write(t, filepath.Join(dir, "f.json"), "{}")
+		testfs.WritePath(t, filepath.Join(dir, "f.json"), "{}")
 		expectChange(t, w, "a write in "+dir)
 	}
 }
@@ -273,7 +273,7 @@ func TestNewRejectsMissingDir(t *testing.T) {
 		t.Fatal("New accepted a missing directory")
 	}
 	f := filepath.Join(t.TempDir(), "file")
-	write(t, f, "x")
+	testfs.WritePath(t, f, "x")
 	if _, err := New([]string{f}, debounce, maxWait, zaptest.NewLogger(t)); err == nil {
 		t.Fatal("New accepted a file")
 	}
