@@ -74,12 +74,12 @@ type Tuner struct {
 	headroom uint64
 	skipped  string
 	memLimit int64 // the soft memory limit Tune sets (0: none)
-	stopped  atomic.Bool
 	percent  atomic.Int64
 	live     atomic.Uint64
 	cycles   atomic.Uint64
 
 	mu             sync.Mutex // guards what follows
+	stopped        bool       // by Stop
 	tuning         bool       // since Tune
 	previous       int        // the percentage before Tune, restored by Stop
 	previousLimit  int64      // the limit before Tune, restored by Stop
@@ -129,7 +129,7 @@ func (t *Tuner) Tune() {
 }
 
 func (t *Tuner) tune() {
-	if t.skipped != "" || t.stopped.Load() || t.tuning {
+	if t.skipped != "" || t.stopped || t.tuning {
 		return
 	}
 	t.tuning = true
@@ -153,7 +153,7 @@ func (t *Tuner) arm() {
 	runtime.SetFinalizer(&sentinel{t: t}, func(s *sentinel) {
 		s.t.mu.Lock() // so that no adjustment follows Stop's restore
 		defer s.t.mu.Unlock()
-		if s.t.stopped.Load() {
+		if s.t.stopped {
 			return
 		}
 		s.t.adjust()
@@ -177,9 +177,10 @@ func (t *Tuner) adjust() {
 func (t *Tuner) Stop() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.stopped.Swap(true) {
+	if t.stopped {
 		return
 	}
+	t.stopped = true
 	t.release()
 	if !t.tuning {
 		return
@@ -224,7 +225,7 @@ type State struct {
 func (t *Tuner) State() State {
 	t.mu.Lock()
 	heldOff, limit := t.heldOff, t.memLimit
-	if !t.tuning || t.stopped.Load() {
+	if !t.tuning || t.stopped {
 		limit = 0
 	}
 	t.mu.Unlock()
@@ -261,19 +262,14 @@ func (t *Tuner) Defer(budget uint64) (resume func()) {
 	if t.heldOff {
 		return func() {}
 	}
-	if budget == 0 || t.skipped != "" || t.stopped.Load() || t.tuning {
+	if budget == 0 || t.skipped != "" || t.stopped || t.tuning {
 		return t.Tune
 	}
 	t.heldOff = true
 	t.limitHeldOff = debug.SetMemoryLimit(-1) // -1 reads it
 	debug.SetMemoryLimit(min(t.limitHeldOff, int64(min(budget, math.MaxInt64))))
 	t.percentHeldOff = debug.SetGCPercent(-1)
-	return func() {
-		t.mu.Lock()
-		defer t.mu.Unlock()
-		t.release()
-		t.tune()
-	}
+	return t.Tune // which ends the hold
 }
 
 // release ends Defer's hold (if it holds).
