@@ -436,14 +436,7 @@ func assign(target int, v *ast.Term) instr {
 // views of the data (of kind k).
 func isContainerStmt[T ast.Value](src operand, k docstore.Kind) instr {
 	return func(_ *state, f []*ast.Term) (int, error) {
-		t := src.get(f)
-		if vk, ok := kindOf(t); ok {
-			if vk != k {
-				return 0, nil
-			}
-			return next, nil
-		}
-		if _, ok := termValue[T](t); !ok {
+		if !isContainerTerm[T](src.get(f), k) {
 			return 0, nil
 		}
 		return next, nil

@@ -71,11 +71,17 @@ var viewAware = map[string]bool{ast.Count.Name: true, ast.Member.Name: true, ast
 // data (of kind k).
 func isContainer[T ast.Value](k docstore.Kind) func([]*ast.Term) (*ast.Term, bool) {
 	return func(a []*ast.Term) (*ast.Term, bool) {
-		if vk, ok := kindOf(a[0]); ok {
-			return ast.InternedTerm(vk == k), true
-		}
-		return isType[T](a)
+		return ast.InternedTerm(isContainerTerm[T](a[0], k)), true
 	}
+}
+
+// isContainerTerm is whether t is a T, or a view of the data of kind k.
+func isContainerTerm[T ast.Value](t *ast.Term, k docstore.Kind) bool {
+	if vk, ok := kindOf(t); ok {
+		return vk == k
+	}
+	_, ok := termValue[T](t)
+	return ok
 }
 
 func isType[T ast.Value](a []*ast.Term) (*ast.Term, bool) {
