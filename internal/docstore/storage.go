@@ -39,6 +39,9 @@ func NewStorage(doc ast.Value) *Storage {
 // of the AST.
 func (s *Storage) Compact(c *Store) { s.data.Store(&backing{compact: c}) }
 
+// AST is the document s reads while it reads an AST, nil once compacted.
+func (s *Storage) AST() ast.Value { return s.data.Load().doc }
+
 // Compacted is the Store s reads, nil while it reads the AST.
 func (s *Storage) Compacted() *Store { return s.data.Load().compact }
 

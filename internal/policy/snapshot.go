@@ -90,10 +90,10 @@ type Snapshot struct {
 	// different decision later, so decisions must not be cached.
 	Nondeterministic []string
 
-	// The role data: its AST (doc) until Compact, then a compact store
-	// (docstore), which the vm (vm) and OPA's evaluator (storage) read.
-	// Both forms hold the same document: Compact changes no answer.
-	doc         ast.Object
+	// The role data: its AST until Compact, then a compact store
+	// (docstore), both held by storage, which OPA's evaluator reads; the
+	// vm reads what vm holds. Both forms hold the same document: Compact
+	// changes no answer.
 	storage     *docstore.Storage
 	vm          atomic.Pointer[vmData]
 	compactOnce sync.Once
@@ -253,7 +253,7 @@ func buildFiles(ctx context.Context, policyFiles, dataFiles []File, compact bool
 		}
 		s.Stats = countStats(accounts.Value)
 	}
-	s.doc, s.storage = doc, docstore.NewStorage(doc)
+	s.storage = docstore.NewStorage(doc)
 	s.Store = s.storage
 
 	if s.Decision, err = s.prepare(ctx, DecisionRule); err != nil {
@@ -344,7 +344,7 @@ func (s *Snapshot) Compact() error {
 			s.compactErr = ErrOPADecides
 			return
 		}
-		compact, err := docstore.Build(s.doc)
+		compact, err := docstore.Build(s.storage.AST())
 		if err != nil {
 			s.compactErr = fmt.Errorf("role data: %w", err)
 			return
@@ -360,7 +360,6 @@ func (s *Snapshot) Compact() error {
 		}
 		s.vm.Store(&vmData{prog: prog, data: data})
 		s.storage.Compact(compact)
-		s.doc = nil
 	})
 	return s.compactErr
 }
