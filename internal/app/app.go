@@ -178,10 +178,10 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger, level zap.Atom
 				if outcome == metrics.ReloadOK {
 					warnUnfolded(log, eng)
 				}
-				// Every reload built a whole snapshot, and one is garbage
-				// now or soon: the one built, when the files were unchanged
-				// or broken; the previous one, once the reloader and the
-				// requests in flight let it go. An idle sidecar would keep
+				// Every reload leaves garbage, now or soon: the files it
+				// read, when they were unchanged; the snapshot it built,
+				// when they were broken; the previous one, once the
+				// reloader and the requests in flight let it go. An idle sidecar would keep
 				// it until enough allocation brought a collection (at 100k
 				// users, 224 MiB after one reload and 346 MiB after two,
 				// against 116): a moment later, collect it and return its
