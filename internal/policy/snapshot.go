@@ -198,9 +198,9 @@ func buildSnapshot(ctx context.Context, policyFiles, dataFiles []File, compact b
 	return s, nil
 }
 
-// BuildUncompacted is Build with the role data kept as OPA's AST: for
-// OPA's evaluator deciding every request (--evaluator topdown), which reads
-// its AST fastest, and for a build only checked, never served.
+// BuildUncompacted is Build with the role data kept as OPA's AST, as
+// Rebuild builds for OPA's evaluator (keepAST): for a build only checked,
+// never served (pdp data validate), which need not build a store.
 func BuildUncompacted(ctx context.Context, src Sources) (*Snapshot, error) {
 	policyFiles, dataFiles, err := Read(src)
 	if err != nil {
