@@ -181,11 +181,11 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger, level zap.Atom
 				// Every reload leaves garbage, now or soon: the files it
 				// read, when they were unchanged; the snapshot it built,
 				// when they were broken; the previous one, once the
-				// reloader and the requests in flight let it go. An idle sidecar would keep
-				// it until enough allocation brought a collection (at 100k
-				// users, 224 MiB after one reload and 346 MiB after two,
-				// against 116): a moment later, collect it and return its
-				// memory.
+				// reloader and the requests in flight let it go. An idle
+				// sidecar would keep it until enough allocation brought a
+				// collection (at 100k users, 224 MiB after one reload and
+				// 346 MiB after two, against 116): a moment later, collect
+				// it and return its memory.
 				time.AfterFunc(releaseDelay, releaseMemory)
 			}})
 		reloadStatus = a.reloader.Status
