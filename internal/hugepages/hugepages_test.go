@@ -48,7 +48,11 @@ const (
 // TestAdviseThenWithdraw advises 64 MiB and reads /proc/self/smaps: a
 // mapping of at least that size must carry the huge page advice (VmFlags
 // "hg"), memory allocated afterwards must land in it, and after Withdraw the
-// range must carry "nh" (no huge pages) and no longer "hg".
+// range must carry "nh" (no huge pages) and no longer "hg". The object
+// allocated afterwards may start a little before the advised range: free
+// pages that adjoined the range from below are one free run with it, and
+// the allocator takes the lowest fit (seen in 1 run of 12: 128 KiB before
+// it), so its middle and its end are what must be advised.
 func TestAdviseThenWithdraw(t *testing.T) {
 	host(t, "0\n", madviseMode, bigMachine)
 	before := flagged(t, "hg")
@@ -61,14 +65,14 @@ func TestAdviseThenWithdraw(t *testing.T) {
 		t.Errorf("mappings with the huge page advice grew by %d bytes, want at least %d", got, size)
 	}
 	b := make([]byte, 16<<20) // reuses the advised pages
-	first, last := addr(&b[0]), addr(&b[len(b)-1])
-	if !has(t, first, "hg") || !has(t, last, "hg") {
+	mid, last := addr(&b[len(b)/2]), addr(&b[len(b)-1])
+	if !has(t, mid, "hg") || !has(t, last, "hg") {
 		t.Error("a 16 MiB object allocated after Advise is not in an advised mapping")
 	}
 	if err := a.Withdraw(); err != nil {
 		t.Fatalf("Withdraw: %v", err)
 	}
-	if has(t, first, "hg") || !has(t, first, "nh") || !has(t, last, "nh") {
+	if has(t, mid, "hg") || has(t, last, "hg") || !has(t, mid, "nh") || !has(t, last, "nh") {
 		t.Error("after Withdraw the object's mapping still has the advice, or lacks nh")
 	}
 	runtime.KeepAlive(b)
