@@ -109,8 +109,11 @@ type Store struct {
 	elems   []Ref    // each array's, contiguous
 	text    []byte   // strings, keys and numbers (short ones stored once)
 	index   []uint32 // the hash tables of large objects (see indexMin)
-	seed    maphash.Seed
 }
+
+// seed hashes the keys of every Store's tables: one per process, so that
+// Join can copy tables from one Store into another.
+var seed = maphash.MakeSeed()
 
 // Root is the document's top node.
 func (s *Store) Root() Ref { return 0 }
@@ -155,7 +158,7 @@ func (s *Store) Get(r Ref, key string) (Ref, bool) {
 
 // find is Get through an object's hash table, which starts at start.
 func (s *Store) find(n node, start uint32, key string) (Ref, bool) {
-	h := maphash.String(s.seed, key)
+	h := maphash.String(seed, key)
 	size := tableSize(n.n)
 	tab := s.index[start : start+size]
 	i, tag := slotOf(h, size)
@@ -301,7 +304,7 @@ var ErrTooLarge = errors.New("document too large for a compact store")
 // string keys, arrays, strings, numbers, booleans and null. Anything else
 // (a set, a non-string key, a variable) is an error.
 func Build(v ast.Value) (s *Store, err error) {
-	b := &builder{s: &Store{seed: maphash.MakeSeed()}, short: make([]shortText, 1<<13)}
+	b := &builder{s: &Store{}, short: make([]shortText, 1<<13)}
 	defer func() {
 		if r := recover(); r != nil {
 			if e, ok := r.(buildError); ok {
@@ -448,10 +451,11 @@ func (b *builder) table(r Ref) {
 	}
 	start := len(s.index)
 	size := tableSize(n.n)
-	s.index = s.index[:start+int(size)] // zeroed: count sized it, nothing wrote past len
+	s.index = slices.Grow(s.index, int(size))[:start+int(size)]
 	tab := s.index[start:]
+	clear(tab)
 	for j, m := range s.members[n.off : n.off+n.n] {
-		h := maphash.String(s.seed, s.str(m.keyOff, m.keyLen))
+		h := maphash.String(seed, s.str(m.keyOff, m.keyLen))
 		i, tag := slotOf(h, size)
 		for tab[i] != 0 {
 			if i++; i == size {

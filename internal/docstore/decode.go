@@ -1,0 +1,323 @@
+package docstore
+
+import (
+	"encoding/json"
+	"math"
+	"slices"
+	"strings"
+	"unsafe"
+)
+
+// Decoder turns JSON documents straight into Stores, in one pass over the
+// bytes: no OPA AST and no map[string]any in between, whose millions of
+// small objects were most of a large build's time and of its peak memory.
+//
+// It is a fast path only. Given the same bytes it builds exactly the Store
+// that Build makes of OPA's AST of them (encoding/json with UseNumber, then
+// ast.InterfaceToValue: numbers kept as written, escapes decoded by
+// encoding/json). Whenever it meets anything else (a syntax error, a
+// duplicate key, which encoding/json resolves by keeping the last, very
+// deep nesting, a document past the Store's 32-bit offsets) it declines
+// (ok == false), and the caller decodes with encoding/json, which also
+// words every error. A Decoder is not safe for concurrent use; reuse one
+// per goroutine.
+type Decoder struct {
+	data  []byte
+	pos   int
+	depth int
+	b     builder
+	kv    []member // members of the objects being decoded, innermost last
+	elems []Ref    // elements of the arrays being decoded, innermost last
+}
+
+// maxDepth is well under encoding/json's own limit (10000), so a document
+// nested deeper than this is left to encoding/json.
+const maxDepth = 1000
+
+// NewDecoder returns a Decoder.
+func NewDecoder() *Decoder {
+	return &Decoder{b: builder{short: make([]shortText, 1<<13)}}
+}
+
+// Decode returns the Store of raw's document, or ok == false when the
+// caller must decode raw with encoding/json instead (see Decoder).
+func (d *Decoder) Decode(raw []byte) (s *Store, ok bool) {
+	if len(raw) >= math.MaxUint32 {
+		return nil, false // offsets into text (and counts of nodes) could overflow
+	}
+	d.data, d.pos, d.depth = raw, 0, 0
+	d.kv, d.elems = d.kv[:0], d.elems[:0]
+	// About one node per 12 bytes of role data, and a third of its bytes
+	// as text (short strings are stored once).
+	d.b.s = &Store{
+		nodes: make([]node, 0, len(raw)/12+1),
+		text:  make([]byte, 0, len(raw)/3+1),
+	}
+	clear(d.b.short) // offsets into the last document's text
+	defer func() { d.data, d.b.s = nil, nil }()
+	d.skipSpace()
+	if _, ok := d.value(); !ok {
+		return nil, false
+	}
+	d.skipSpace()
+	if d.pos != len(d.data) {
+		return nil, false
+	}
+	return d.b.s, true
+}
+
+func (d *Decoder) skipSpace() {
+	for d.pos < len(d.data) {
+		switch d.data[d.pos] {
+		case ' ', '\t', '\n', '\r':
+			d.pos++
+		default:
+			return
+		}
+	}
+}
+
+// newNode appends an empty node and returns its Ref: a container's node
+// comes before its members' (the root is Ref 0).
+func (d *Decoder) newNode() Ref {
+	s := d.b.s
+	s.nodes = append(s.nodes, node{})
+	return Ref(len(s.nodes) - 1)
+}
+
+func (d *Decoder) value() (Ref, bool) {
+	if d.pos >= len(d.data) {
+		return 0, false
+	}
+	switch c := d.data[d.pos]; {
+	case c == '{':
+		return d.object()
+	case c == '[':
+		return d.array()
+	case c == '"':
+		off, n, ok := d.str()
+		if !ok {
+			return 0, false
+		}
+		r := d.newNode()
+		d.b.s.nodes[r] = node{kind: String, n: n, off: off}
+		return r, true
+	case c == 't':
+		return d.literal("true", node{kind: Boolean, n: 1})
+	case c == 'f':
+		return d.literal("false", node{kind: Boolean})
+	case c == 'n':
+		return d.literal("null", node{kind: Null})
+	case c == '-' || ('0' <= c && c <= '9'):
+		return d.number()
+	}
+	return 0, false
+}
+
+func (d *Decoder) literal(word string, n node) (Ref, bool) {
+	if len(d.data)-d.pos < len(word) || string(d.data[d.pos:d.pos+len(word)]) != word {
+		return 0, false
+	}
+	d.pos += len(word)
+	r := d.newNode()
+	d.b.s.nodes[r] = n
+	return r, true
+}
+
+func (d *Decoder) object() (Ref, bool) {
+	if d.depth++; d.depth > maxDepth {
+		return 0, false
+	}
+	d.pos++ // '{'
+	r := d.newNode()
+	base := len(d.kv)
+	d.skipSpace()
+	if d.pos < len(d.data) && d.data[d.pos] == '}' {
+		d.pos++
+	} else {
+		for {
+			if d.pos >= len(d.data) || d.data[d.pos] != '"' {
+				return 0, false
+			}
+			koff, klen, ok := d.str()
+			if !ok {
+				return 0, false
+			}
+			d.skipSpace()
+			if d.pos >= len(d.data) || d.data[d.pos] != ':' {
+				return 0, false
+			}
+			d.pos++
+			d.skipSpace()
+			v, ok := d.value()
+			if !ok {
+				return 0, false
+			}
+			d.kv = append(d.kv, member{keyOff: koff, keyLen: klen, value: v})
+			d.skipSpace()
+			if d.pos >= len(d.data) {
+				return 0, false
+			}
+			if c := d.data[d.pos]; c == ',' {
+				d.pos++
+				d.skipSpace()
+				continue
+			} else if c != '}' {
+				return 0, false
+			}
+			d.pos++
+			break
+		}
+	}
+	s := d.b.s
+	ms := d.kv[base:]
+	// Members in key order (byte order, as OPA orders string keys), which
+	// also puts a duplicate key beside its twin.
+	slices.SortFunc(ms, func(a, b member) int {
+		return strings.Compare(s.str(a.keyOff, a.keyLen), s.str(b.keyOff, b.keyLen))
+	})
+	for i := 1; i < len(ms); i++ {
+		if s.str(ms[i].keyOff, ms[i].keyLen) == s.str(ms[i-1].keyOff, ms[i-1].keyLen) {
+			return 0, false // encoding/json keeps the last: leave that to it
+		}
+	}
+	s.nodes[r] = node{kind: Object, n: uint32(len(ms)), off: uint32(len(s.members))}
+	s.members = append(s.members, ms...)
+	d.b.table(r)
+	d.kv = d.kv[:base]
+	d.depth--
+	return r, true
+}
+
+func (d *Decoder) array() (Ref, bool) {
+	if d.depth++; d.depth > maxDepth {
+		return 0, false
+	}
+	d.pos++ // '['
+	r := d.newNode()
+	base := len(d.elems)
+	d.skipSpace()
+	if d.pos < len(d.data) && d.data[d.pos] == ']' {
+		d.pos++
+	} else {
+		for {
+			v, ok := d.value()
+			if !ok {
+				return 0, false
+			}
+			d.elems = append(d.elems, v)
+			d.skipSpace()
+			if d.pos >= len(d.data) {
+				return 0, false
+			}
+			if c := d.data[d.pos]; c == ',' {
+				d.pos++
+				d.skipSpace()
+				continue
+			} else if c != ']' {
+				return 0, false
+			}
+			d.pos++
+			break
+		}
+	}
+	s := d.b.s
+	es := d.elems[base:]
+	s.nodes[r] = node{kind: Array, n: uint32(len(es)), off: uint32(len(s.elems))}
+	s.elems = append(s.elems, es...)
+	d.elems = d.elems[:base]
+	d.depth--
+	return r, true
+}
+
+// str decodes the string at d.pos into the Store's text.
+func (d *Decoder) str() (off, n uint32, ok bool) {
+	start := d.pos + 1
+	i := start
+	for i < len(d.data) {
+		c := d.data[i]
+		if c == '"' {
+			break
+		}
+		if c == '\\' || c < 0x20 || c >= 0x80 {
+			return d.slowStr()
+		}
+		i++
+	}
+	if i >= len(d.data) {
+		return 0, 0, false
+	}
+	d.pos = i + 1
+	off, n = d.b.addText(unsafeString(d.data[start:i]))
+	return off, n, true
+}
+
+// slowStr decodes a string holding escapes or non-ASCII bytes with
+// encoding/json, which decides what they mean (and what is invalid).
+func (d *Decoder) slowStr() (off, n uint32, ok bool) {
+	i := d.pos + 1
+	for ; i < len(d.data) && d.data[i] != '"'; i++ {
+		if d.data[i] == '\\' {
+			i++
+		}
+	}
+	if i >= len(d.data) {
+		return 0, 0, false
+	}
+	var x string
+	if err := json.Unmarshal(d.data[d.pos:i+1], &x); err != nil {
+		return 0, 0, false
+	}
+	d.pos = i + 1
+	off, n = d.b.addText(x)
+	return off, n, true
+}
+
+// number accepts exactly JSON's number grammar and keeps the literal, as
+// json.Number (and OPA's ast.Number after it) does.
+func (d *Decoder) number() (Ref, bool) {
+	start, i, n := d.pos, d.pos, len(d.data)
+	digits := func() bool {
+		j := i
+		for i < n && '0' <= d.data[i] && d.data[i] <= '9' {
+			i++
+		}
+		return i > j
+	}
+	if d.data[i] == '-' {
+		i++
+	}
+	switch {
+	case i < n && d.data[i] == '0':
+		i++
+	case !digits():
+		return 0, false
+	}
+	if i < n && d.data[i] == '.' {
+		i++
+		if !digits() {
+			return 0, false
+		}
+	}
+	if i < n && (d.data[i] == 'e' || d.data[i] == 'E') {
+		i++
+		if i < n && (d.data[i] == '+' || d.data[i] == '-') {
+			i++
+		}
+		if !digits() {
+			return 0, false
+		}
+	}
+	d.pos = i
+	off, tn := d.b.addText(unsafeString(d.data[start:i]))
+	r := d.newNode()
+	d.b.s.nodes[r] = node{kind: Number, n: tn, off: off}
+	return r, true
+}
+
+func unsafeString(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
+}
