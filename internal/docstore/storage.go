@@ -35,6 +35,13 @@ func NewStorage(doc ast.Value) *Storage {
 	return s
 }
 
+// NewCompactStorage is a Storage reading c.
+func NewCompactStorage(c *Store) *Storage {
+	s := &Storage{Store: inmem.NewWithOpts(inmem.OptRoundTripOnWrite(false))}
+	s.data.Store(&backing{compact: c})
+	return s
+}
+
 // Compact makes s read c, which must hold the same document, and let go
 // of the AST.
 func (s *Storage) Compact(c *Store) { s.data.Store(&backing{compact: c}) }

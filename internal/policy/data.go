@@ -10,6 +10,8 @@ import (
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"sigs.k8s.io/yaml"
+
+	"github.com/pdp-sidecar/pdp/internal/docstore"
 )
 
 // dataPath is where a data file's document is placed under data: the path of
@@ -30,11 +32,11 @@ func dataPath(file string) []string {
 	return keys
 }
 
-// decodeData parses one JSON or YAML data file into an AST object (numbers
-// kept as written, as json.Number does). The top level must be an object.
-// dec is the calling goroutine's decoder; anything its fast path declines
-// goes through encoding/json, which also words every syntax error.
-func decodeData(dec *astDecoder, f File) (ast.Object, error) {
+// decodeData parses one JSON or YAML data file into a Store of its own
+// (numbers kept as written, as json.Number does). The top level must be
+// an object. dec is the calling goroutine's decoder; anything its fast path
+// declines goes through encoding/json, which also words every syntax error.
+func decodeData(dec *docstore.Decoder, f File) (*docstore.Store, error) {
 	raw := f.Raw
 	if ext := path.Ext(f.Path); ext == ".yaml" || ext == ".yml" {
 		j, err := yaml.YAMLToJSON(raw)
@@ -43,12 +45,18 @@ func decodeData(dec *astDecoder, f File) (ast.Object, error) {
 		}
 		raw = j
 	}
-	if v, ok := dec.decode(raw); ok {
-		if obj, ok := v.(ast.Object); ok {
-			return obj, nil
-		}
+	if s, ok := dec.Decode(raw); ok && s.Kind(s.Root()) == docstore.Object {
+		return s, nil
 	}
-	return decodeDataSlow(f.Path, raw)
+	obj, err := decodeDataSlow(f.Path, raw)
+	if err != nil {
+		return nil, err
+	}
+	s, err := docstore.Build(obj)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", f.Path, err)
+	}
+	return s, nil
 }
 
 // decodeDataSlow is decodeData through encoding/json and
@@ -97,20 +105,18 @@ func jsonError(raw []byte, err error) string {
 	return fmt.Sprintf("line %d, column %d: %v", line, col, err)
 }
 
-// tree is the data document while files are merged into it: the folders
-// of their paths and the top-level keys of every file are tree nodes, all
-// below is AST as decoded. A *ast.Term holding an object becomes a tree
-// node only when a second file merges into it.
-type tree map[string]any // values: tree or *ast.Term
-
-// mergeData places doc at keys below root. Objects merge key by key; any
-// other collision is an error naming both files.
-func mergeData(root tree, keys []string, doc ast.Object, file string, owners map[string]string) error {
+// mergeData places doc (a file's top-level object) at keys below root,
+// the data document while files are merged into it: the folders of their
+// paths and the top-level keys of every file are Tree nodes, all below is
+// a Sub of the file's Store. An object of a file becomes a Tree node only
+// when a second file merges into it. Objects merge key by key; any other
+// collision is an error naming both files.
+func mergeData(root docstore.Tree, keys []string, doc docstore.Sub, file string, owners map[string]string) error {
 	node := root
 	for i, k := range keys {
 		next, exists := node[k]
 		if !exists {
-			m := tree{}
+			m := docstore.Tree{}
 			node[k] = m
 			node = m
 			owners[strings.Join(keys[:i+1], ".")] = file
@@ -126,56 +132,48 @@ func mergeData(root tree, keys []string, doc ast.Object, file string, owners map
 	return mergeObjects(node, doc, keys, file, owners)
 }
 
-func mergeObjects(dst tree, src ast.Object, at []string, file string, owners map[string]string) error {
-	return src.Iter(func(kt, v *ast.Term) error {
-		k := string(kt.Value.(ast.String))
+// mergeObjects merges object src into dst, key by key in key order.
+func mergeObjects(dst docstore.Tree, src docstore.Sub, at []string, file string, owners map[string]string) error {
+	for i := range src.S.Len(src.R) {
+		k, r := src.S.Member(src.R, i)
+		v := docstore.Sub{S: src.S, R: r}
 		p := append(append([]string{}, at...), k)
 		key := strings.Join(p, ".")
 		old, exists := dst[k]
 		if !exists {
 			dst[k] = v
 			owners[key] = file
-			return nil
+			continue
 		}
-		om, ok1 := asTree(old)
-		nm, ok2 := v.Value.(ast.Object)
-		if !ok1 || !ok2 {
+		om, ok := asTree(old)
+		if !ok || v.S.Kind(v.R) != docstore.Object {
 			return fmt.Errorf("%s: data.%s is also set by %s", file, key, owners[key])
 		}
 		dst[k] = om
-		return mergeObjects(om, nm, p, file, owners)
-	})
+		if err := mergeObjects(om, v, p, file, owners); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
-// asTree returns v as a tree node, turning an AST object into one.
-func asTree(v any) (tree, bool) {
+// asTree returns v as a Tree node, turning an object of a Store into one.
+func asTree(v any) (docstore.Tree, bool) {
 	switch v := v.(type) {
-	case tree:
+	case docstore.Tree:
 		return v, true
-	case *ast.Term:
-		obj, ok := v.Value.(ast.Object)
-		if !ok {
+	case docstore.Sub:
+		if v.S.Kind(v.R) != docstore.Object {
 			return nil, false
 		}
-		t := make(tree, obj.Len())
-		obj.Foreach(func(k, v *ast.Term) { t[string(k.Value.(ast.String))] = v })
+		t := make(docstore.Tree, v.S.Len(v.R))
+		for i := range v.S.Len(v.R) {
+			k, r := v.S.Member(v.R, i)
+			t[k] = docstore.Sub{S: v.S, R: r}
+		}
 		return t, true
 	}
 	return nil, false
-}
-
-// object turns the tree into the AST object it stands for.
-func (t tree) object() ast.Object {
-	items := make([][2]*ast.Term, 0, len(t))
-	for k, v := range t {
-		switch v := v.(type) {
-		case tree:
-			items = append(items, [2]*ast.Term{ast.StringTerm(k), ast.NewTerm(v.object())})
-		case *ast.Term:
-			items = append(items, [2]*ast.Term{ast.StringTerm(k), v})
-		}
-	}
-	return ast.NewObject(items...)
 }
 
 func typeName(v any) string {

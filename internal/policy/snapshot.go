@@ -227,7 +227,7 @@ func buildFiles(ctx context.Context, policyFiles, dataFiles []File, compact bool
 	// of a build. Policy errors are still reported first.
 	var (
 		wg      sync.WaitGroup
-		doc     ast.Object
+		doc     *docstore.Store
 		dataErr error
 	)
 	wg.Go(func() { doc, dataErr = loadData(dataFiles) })
@@ -245,21 +245,13 @@ func buildFiles(ctx context.Context, policyFiles, dataFiles []File, compact bool
 	s.Revision, s.LoadedAt = rev, loadedAt
 	s.DataFiles = Paths(dataFiles)
 	compiler := s.Compiler
-	accounts := doc.Get(ast.InternedTerm("accounts"))
-	if accounts != nil {
+	if accounts, ok := doc.Get(doc.Root(), "accounts"); ok {
 		empty := inmem.NewWithOpts(inmem.OptRoundTripOnWrite(false))
-		if err := validateAccounts(ctx, compiler, empty, accounts.Value, dataFiles); err != nil {
+		if err := validateAccounts(ctx, compiler, empty, doc, accounts, dataFiles); err != nil {
 			return nil, err
 		}
-		s.Stats = countStats(accounts.Value)
+		s.Stats = countStats(doc, accounts)
 	}
-	s.storage = docstore.NewStorage(doc)
-	s.Store = s.storage
-
-	if s.Decision, err = s.prepare(ctx, DecisionRule); err != nil {
-		return nil, err
-	}
-	data := ast.NewTerm(doc)
 	if shared := sharedPath(compiler, doc); shared != "" {
 		// OPA's planner visits such a node's rules and data in another
 		// order than OPA's evaluator (an array built over it differs), and
@@ -268,7 +260,24 @@ func buildFiles(ctx context.Context, policyFiles, dataFiles []File, compact bool
 	} else {
 		s.DecisionVM, s.VMRefused = compileVM(ctx, compiler, DecisionRule)
 	}
-	if s.DecisionVM != nil && !compact {
+	// The data is decoded into a compact store. OPA's evaluator, when it
+	// decides every request (the vm refused the policy), reads its AST
+	// faster (ErrOPADecides), as it does until Compact when not compact.
+	var data *ast.Term
+	if compact && s.DecisionVM != nil {
+		s.storage = docstore.NewCompactStorage(doc)
+		data = vm.DataTerm(doc)
+	} else {
+		tree := doc.Value(doc.Root())
+		s.storage = docstore.NewStorage(tree)
+		data = ast.NewTerm(tree)
+	}
+	doc = nil
+	s.Store = s.storage
+	if s.Decision, err = s.prepare(ctx, DecisionRule); err != nil {
+		return nil, err
+	}
+	if s.DecisionVM != nil {
 		// Rules over the data alone (indexes) computed once, here.
 		s.vm.Store(&vmData{prog: s.DecisionVM.WithData(data), data: data})
 	}
@@ -340,6 +349,9 @@ var ErrOPADecides = errors.New("OPA's evaluator decides (the vm does not run thi
 // whose decision rule the vm does not run keeps its AST (ErrOPADecides).
 func (s *Snapshot) Compact() error {
 	s.compactOnce.Do(func() {
+		if s.storage.Compacted() != nil {
+			return // built compact
+		}
 		if s.DecisionVM == nil {
 			s.compactErr = ErrOPADecides
 			return
@@ -366,17 +378,16 @@ func (s *Snapshot) Compact() error {
 
 // sharedPath is the first top-level key of data that policies' packages
 // also use ("" when none does).
-func sharedPath(c *ast.Compiler, doc ast.Object) string {
+func sharedPath(c *ast.Compiler, doc *docstore.Store) string {
 	root := c.RuleTree
 	if n := root.Child(ast.DefaultRootDocument.Value); n != nil {
 		root = n
 	}
 	for _, k := range root.Sorted {
-		if doc.Get(ast.NewTerm(k)) != nil {
-			if s, ok := k.(ast.String); ok {
+		if s, ok := k.(ast.String); ok {
+			if _, ok := doc.Get(doc.Root(), string(s)); ok {
 				return string(s)
 			}
-			return k.String()
 		}
 	}
 	return ""
@@ -464,15 +475,16 @@ func evalOnce(ctx context.Context, c *ast.Compiler, store storage.Store, query s
 	return rs[0].Expressions[0].Value, nil
 }
 
-// loadData decodes every data file (in parallel: decoding is most of a
-// large build) and merges them, in file order, into one document.
-func loadData(files []File) (ast.Object, error) {
-	decoded := make([]ast.Object, len(files))
+// loadData decodes every data file straight into a Store of its own (in
+// parallel: decoding is most of a large build) and joins them, placed and
+// merged in file order, into one document.
+func loadData(files []File) (*docstore.Store, error) {
+	decoded := make([]*docstore.Store, len(files))
 	failed := make([]error, len(files))
-	parallelWith(len(files), newASTDecoder, func(dec *astDecoder, i int) {
+	parallelWith(len(files), docstore.NewDecoder, func(dec *docstore.Decoder, i int) {
 		decoded[i], failed[i] = decodeData(dec, files[i])
 	})
-	doc := tree{}
+	doc := docstore.Tree{}
 	owners := map[string]string{}
 	var errs []error
 	for i, f := range files {
@@ -480,14 +492,19 @@ func loadData(files []File) (ast.Object, error) {
 			errs = append(errs, failed[i])
 			continue
 		}
-		if err := mergeData(doc, dataPath(f.Path), decoded[i], f.Path, owners); err != nil {
+		root := docstore.Sub{S: decoded[i], R: decoded[i].Root()}
+		if err := mergeData(doc, dataPath(f.Path), root, f.Path, owners); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	return doc.object(), nil
+	s, err := docstore.Join(doc)
+	if err != nil {
+		return nil, fmt.Errorf("role data: %w", err)
+	}
+	return s, nil
 }
 
 // parallelWith calls f(state, 0..n-1) on up to GOMAXPROCS goroutines, each
@@ -516,7 +533,7 @@ func parallelWith[S any](n int, newState func() S, f func(state S, i int)) {
 
 // validateAccounts checks data.accounts against spec/data.md, with the
 // permission catalogue read from the policy (the matrix lives only in Rego).
-func validateAccounts(ctx context.Context, c *ast.Compiler, empty storage.Store, accounts ast.Value, files []File) error {
+func validateAccounts(ctx context.Context, c *ast.Compiler, empty storage.Store, doc *docstore.Store, accounts docstore.Ref, files []File) error {
 	var cat roledata.Catalogue
 	for _, r := range []struct {
 		rule string
@@ -570,35 +587,31 @@ func validateAccounts(ctx context.Context, c *ast.Compiler, empty storage.Store,
 		}
 		return files[i].Path
 	}
-	return roledata.ValidateValue(accounts, fileOf, cat)
+	return roledata.ValidateStore(doc, accounts, fileOf, cat)
 }
 
-func countStats(accounts ast.Value) Stats {
+func countStats(doc *docstore.Store, accounts docstore.Ref) Stats {
 	var st Stats
-	m, _ := accounts.(ast.Object)
-	if m == nil {
+	if doc.Kind(accounts) != docstore.Object {
 		return st
 	}
-	size := func(obj ast.Object, key string) int {
-		if v := obj.Get(ast.InternedTerm(key)); v != nil {
-			if o, ok := v.Value.(ast.Object); ok {
-				return o.Len()
-			}
+	size := func(acct docstore.Ref, key string) int {
+		if v, ok := doc.Get(acct, key); ok && doc.Kind(v) == docstore.Object {
+			return doc.Len(v)
 		}
 		return 0
 	}
-	m.Foreach(func(_, a *ast.Term) {
+	for i := range doc.Len(accounts) {
 		st.Accounts++
-		if acct, ok := a.Value.(ast.Object); ok {
+		if _, acct := doc.Member(accounts, i); doc.Kind(acct) == docstore.Object {
 			st.Users += size(acct, "users")
 			st.Workspaces += size(acct, "workspaces")
 			st.RoleGroups += size(acct, "role_groups")
 		}
-	})
+	}
 	return st
 }
 
-// stringSet turns a Rego set or array of strings (as returned by Eval) into a sorted slice.
 func stringSet(v any) ([]string, error) {
 	arr, ok := v.([]any)
 	if !ok {

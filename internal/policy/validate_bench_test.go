@@ -5,7 +5,6 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/storage/inmem"
 )
 
@@ -23,12 +22,12 @@ func BenchmarkValidate(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	accounts := doc.Get(ast.InternedTerm("accounts")).Value
+	accounts, _ := doc.Get(doc.Root(), "accounts")
 	empty := inmem.NewWithOpts(inmem.OptRoundTripOnWrite(false))
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
-		if err := validateAccounts(ctx, s.Compiler, empty, accounts, dataFiles); err != nil {
+		if err := validateAccounts(ctx, s.Compiler, empty, doc, accounts, dataFiles); err != nil {
 			b.Fatal(err)
 		}
 	}

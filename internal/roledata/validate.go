@@ -9,6 +9,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/open-policy-agent/opa/v1/ast"
+
+	"github.com/pdp-sidecar/pdp/internal/docstore"
 )
 
 // MaxUserIDBytes is the longest user id data.md allows.
@@ -31,31 +33,44 @@ func Validate(accounts any, fileOf func(accountID string) string, cat Catalogue)
 	return ValidateValue(v, fileOf, cat)
 }
 
-// ValidateValue is Validate on the accounts document as an AST value, the
-// form the snapshot's store holds (null means no accounts: valid). fileOf
-// is called concurrently.
+// ValidateValue is Validate on the accounts document as an AST value (null
+// means no accounts: valid).
 func ValidateValue(accounts ast.Value, fileOf func(accountID string) string, cat Catalogue) error {
+	if accounts == nil {
+		return nil
+	}
+	s, err := docstore.Build(accounts)
+	if err != nil {
+		return &Error{Problems: []Problem{{File: "accounts", Path: "accounts", Message: err.Error()}}}
+	}
+	return ValidateStore(s, s.Root(), fileOf, cat)
+}
+
+// ValidateStore is Validate on node accounts of s, the form a snapshot
+// holds its role data in (null means no accounts: valid). fileOf is called
+// concurrently.
+func ValidateStore(s *docstore.Store, accounts docstore.Ref, fileOf func(accountID string) string, cat Catalogue) error {
 	if fileOf == nil {
 		fileOf = func(id string) string { return "accounts/" + id + ".json" }
 	}
 	var problems []Problem
-	switch all := accounts.(type) {
-	case nil, ast.Null:
-	case ast.Object:
+	switch s.Kind(accounts) {
+	case docstore.Null:
+	case docstore.Object:
 		// Accounts are independent: check them on every core.
-		keys := all.Keys()
-		found := make([][]Problem, len(keys))
+		n := s.Len(accounts)
+		found := make([][]Problem, n)
 		var next atomic.Int64
 		var wg sync.WaitGroup
-		for range min(runtime.GOMAXPROCS(0), len(keys)) {
+		for range min(runtime.GOMAXPROCS(0), n) {
 			wg.Go(func() {
-				for i := int(next.Add(1)) - 1; i < len(keys); i = int(next.Add(1)) - 1 {
-					id := keyString(keys[i])
-					c := &accountChecker{file: fileOf(id), cat: cat, problems: &found[i]}
+				for i := int(next.Add(1)) - 1; i < n; i = int(next.Add(1)) - 1 {
+					id, acct := s.Member(accounts, i)
+					c := &accountChecker{s: s, file: fileOf(id), cat: cat, problems: &found[i]}
 					if id == "" {
 						c.report("", "account id must not be empty")
 					}
-					c.checkAccount(all.Get(keys[i]).Value)
+					c.checkAccount(acct)
 				}
 			})
 		}
@@ -66,7 +81,7 @@ func ValidateValue(accounts ast.Value, fileOf func(accountID string) string, cat
 	default:
 		problems = append(problems, Problem{
 			File: "accounts", Path: "accounts",
-			Message: "must be an object, got " + typeName(accounts),
+			Message: "must be an object, got " + typeName(s, accounts),
 		})
 	}
 	if len(problems) == 0 {
@@ -82,6 +97,7 @@ func ValidateValue(accounts ast.Value, fileOf func(accountID string) string, cat
 // Paths are built only when a problem is reported: valid data, the common
 // case, then costs no string building.
 type accountChecker struct {
+	s           *docstore.Store
 	file        string
 	cat         Catalogue
 	problems    *[]Problem
@@ -93,54 +109,36 @@ func (c *accountChecker) report(path, format string, args ...any) {
 	*c.problems = append(*c.problems, Problem{File: c.file, Path: path, Message: fmt.Sprintf(format, args...)})
 }
 
-// get returns obj's field key, or nil.
-func get(obj ast.Object, key string) ast.Value {
-	k, ok := fieldTerms[key]
-	if !ok {
-		k = ast.StringTerm(key)
-	}
-	if t := obj.Get(k); t != nil {
-		return t.Value
-	}
-	return nil
+// get returns obj's field key (obj an object), or false.
+func (c *accountChecker) get(obj docstore.Ref, key string) (docstore.Ref, bool) {
+	return c.s.Get(obj, key)
 }
 
-// fieldTerms are the terms of the field names get looks up, made once: a
-// term made per lookup was a tenth of a 100k-user validation's time.
-var fieldTerms = func() map[string]*ast.Term {
-	m := map[string]*ast.Term{}
-	for _, name := range []string{"owner", "users", "name", "workspaces", "custom_roles", "role_groups", "members", "permissions"} {
-		m[name] = ast.StringTerm(name)
-	}
-	return m
-}()
-
-func (c *accountChecker) checkAccount(v ast.Value) {
-	acct, ok := c.object("", v)
-	if !ok {
+func (c *accountChecker) checkAccount(v docstore.Ref) {
+	if !c.object("", v) {
 		return
 	}
-	c.fields("", acct, accountFields)
-	c.optionalString("", acct, "name")
-	if users := get(acct, "users"); users != nil {
+	c.fields("", v, accountFields)
+	c.optionalString("", v, "name")
+	if users, ok := c.get(v, "users"); ok {
 		c.users = c.checkUsers(users)
 	}
 	c.customRoles = map[string]bool{}
-	if roles := get(acct, "custom_roles"); roles != nil {
+	if roles, ok := c.get(v, "custom_roles"); ok {
 		c.customRoles = c.checkCustomRoles(roles)
 	}
-	if owner := get(acct, "owner"); owner != nil {
+	if owner, ok := c.get(v, "owner"); ok {
 		c.checkOwner(owner)
 	}
-	if ws := get(acct, "workspaces"); ws != nil {
+	if ws, ok := c.get(v, "workspaces"); ok {
 		c.checkWorkspaces(ws)
 	}
-	if groups := get(acct, "role_groups"); groups != nil {
+	if groups, ok := c.get(v, "role_groups"); ok {
 		c.checkRoleGroups(groups)
 	}
 }
 
-func (c *accountChecker) checkOwner(v ast.Value) {
+func (c *accountChecker) checkOwner(v docstore.Ref) {
 	owner, ok := c.str("owner", v)
 	switch {
 	case !ok:
@@ -152,14 +150,14 @@ func (c *accountChecker) checkOwner(v ast.Value) {
 }
 
 // checkUsers returns the account's user ids, or nil when users is not an object.
-func (c *accountChecker) checkUsers(v ast.Value) map[string]bool {
-	users, ok := c.object("users", v)
-	if !ok {
+func (c *accountChecker) checkUsers(users docstore.Ref) map[string]bool {
+	if !c.object("users", users) {
 		return nil
 	}
-	ids := make(map[string]bool, users.Len())
-	users.Foreach(func(k, v *ast.Term) {
-		id := keyString(k)
+	s := c.s
+	ids := make(map[string]bool, s.Len(users))
+	for i := range s.Len(users) {
+		id, v := s.Member(users, i)
 		ids[id] = true
 		switch {
 		case id == "":
@@ -168,10 +166,10 @@ func (c *accountChecker) checkUsers(v ast.Value) map[string]bool {
 			c.report("users", "user id %q is %d bytes, more than the %d allowed", shorten(id), len(id), MaxUserIDBytes)
 		}
 		// Display fields are allowed and ignored, so only the shape is checked.
-		if _, ok := v.Value.(ast.Object); !ok {
-			c.mismatch(field("users", id), "an object", v.Value)
+		if s.Kind(v) != docstore.Object {
+			c.mismatch(field("users", id), "an object", v)
 		}
-	})
+	}
 	return ids
 }
 
@@ -187,41 +185,41 @@ func (c *accountChecker) knownUser(id string) bool {
 	return c.users == nil || c.users[id]
 }
 
-func (c *accountChecker) checkWorkspaces(v ast.Value) {
-	workspaces, ok := c.object("workspaces", v)
-	if !ok {
+func (c *accountChecker) checkWorkspaces(workspaces docstore.Ref) {
+	if !c.object("workspaces", workspaces) {
 		return
 	}
-	workspaces.Foreach(func(k, v *ast.Term) {
-		path := field("workspaces", keyString(k))
-		ws, ok := c.object(path, v.Value)
-		if !ok {
-			return
+	s := c.s
+	for i := range s.Len(workspaces) {
+		id, ws := s.Member(workspaces, i)
+		path := field("workspaces", id)
+		if !c.object(path, ws) {
+			continue
 		}
 		c.fields(path, ws, workspaceFields)
 		c.optionalString(path, ws, "name")
-		if members := get(ws, "members"); members != nil {
+		if members, ok := c.get(ws, "members"); ok {
 			c.checkMembers(field(path, "members"), members)
 		}
-	})
+	}
 }
 
 // checkMembers checks a workspace's user → workspace role object.
-func (c *accountChecker) checkMembers(path string, v ast.Value) {
-	members, ok := c.object(path, v)
-	if !ok {
+func (c *accountChecker) checkMembers(path string, members docstore.Ref) {
+	if !c.object(path, members) {
 		return
 	}
-	members.Foreach(func(k, v *ast.Term) {
-		user := keyString(k)
+	s := c.s
+	for i := range s.Len(members) {
+		user, v := s.Member(members, i)
 		if !c.knownUser(user) {
 			c.report(field(path, user), "unknown user %q", user)
 		}
-		r, ok := v.Value.(ast.String)
-		role := string(r)
+		isString := s.Kind(v) == docstore.String
+		role := s.Text(v)
 		switch {
-		case !ok:
-			c.mismatch(field(path, user), "a string", v.Value)
+		case !isString:
+			c.mismatch(field(path, user), "a string", v)
 		case role == ownerWord:
 			c.report(field(path, user), "%q is not a workspace role (the account owner is set by the account's \"owner\" field)", ownerWord)
 		case c.cat.BuiltinRoles[role] || c.customRoles[role]:
@@ -230,19 +228,19 @@ func (c *accountChecker) checkMembers(path string, v ast.Value) {
 		default:
 			c.report(field(path, user), "unknown role %q", role)
 		}
-	})
+	}
 }
 
 // checkCustomRoles returns the account's custom role ids, or nil when
 // custom_roles is not an object.
-func (c *accountChecker) checkCustomRoles(v ast.Value) map[string]bool {
-	roles, ok := c.object("custom_roles", v)
-	if !ok {
+func (c *accountChecker) checkCustomRoles(roles docstore.Ref) map[string]bool {
+	if !c.object("custom_roles", roles) {
 		return nil
 	}
-	ids := make(map[string]bool, roles.Len())
-	roles.Foreach(func(k, v *ast.Term) {
-		id := keyString(k)
+	s := c.s
+	ids := make(map[string]bool, s.Len(roles))
+	for i := range s.Len(roles) {
+		id, role := s.Member(roles, i)
 		ids[id] = true
 		path := field("custom_roles", id)
 		switch {
@@ -251,59 +249,59 @@ func (c *accountChecker) checkCustomRoles(v ast.Value) map[string]bool {
 		case c.cat.BuiltinRoles[id]:
 			c.report(path, "custom role may not use the built-in role name %q", id)
 		}
-		role, ok := c.object(path, v.Value)
-		if !ok {
-			return
+		if !c.object(path, role) {
+			continue
 		}
 		c.fields(path, role, customRoleFields)
 		c.optionalString(path, role, "name")
-		if perms := get(role, "permissions"); perms != nil {
+		if perms, ok := c.get(role, "permissions"); ok {
 			c.checkIDList(path, "permissions", perms, "permission", func(p string) bool {
 				return c.cat.WorkspacePermissions[p]
 			}, "unknown permission %q")
 		}
-	})
+	}
 	return ids
 }
 
-func (c *accountChecker) checkRoleGroups(v ast.Value) {
-	groups, ok := c.object("role_groups", v)
-	if !ok {
+func (c *accountChecker) checkRoleGroups(groups docstore.Ref) {
+	if !c.object("role_groups", groups) {
 		return
 	}
-	groups.Foreach(func(k, v *ast.Term) {
-		path := field("role_groups", keyString(k))
-		group, ok := c.object(path, v.Value)
-		if !ok {
-			return
+	s := c.s
+	for i := range s.Len(groups) {
+		id, group := s.Member(groups, i)
+		path := field("role_groups", id)
+		if !c.object(path, group) {
+			continue
 		}
 		c.fields(path, group, roleGroupFields)
 		c.optionalString(path, group, "name")
-		if perms := get(group, "permissions"); perms != nil {
+		if perms, ok := c.get(group, "permissions"); ok {
 			c.checkIDList(path, "permissions", perms, "permission", func(p string) bool {
 				return c.cat.AccountPermissions[p]
 			}, "unknown permission %q")
 		}
-		if members := get(group, "members"); members != nil {
+		if members, ok := c.get(group, "members"); ok {
 			c.checkIDList(path, "members", members, "member", c.knownUser, "unknown user %q")
 		}
-	})
+	}
 }
 
 // checkIDList checks the array of distinct string ids at parent.key, each
 // accepted by known (else reported with unknownFormat). what names an
 // element in the duplicate message.
-func (c *accountChecker) checkIDList(parent, key string, v ast.Value, what string, known func(string) bool, unknownFormat string) {
-	list, ok := v.(*ast.Array)
-	if !ok {
-		c.mismatch(field(parent, key), "an array", v)
+func (c *accountChecker) checkIDList(parent, key string, list docstore.Ref, what string, known func(string) bool, unknownFormat string) {
+	s := c.s
+	if s.Kind(list) != docstore.Array {
+		c.mismatch(field(parent, key), "an array", list)
 		return
 	}
+	n := s.Len(list)
 	// A short list (most are) is searched for duplicates; a map would be
 	// one more allocation per list, and there is a list per role group.
 	var seen map[string]bool
-	if list.Len() > shortList {
-		seen = make(map[string]bool, list.Len())
+	if n > shortList {
+		seen = make(map[string]bool, n)
 	}
 	duplicate := func(i int, id string) bool {
 		if seen != nil {
@@ -312,18 +310,17 @@ func (c *accountChecker) checkIDList(parent, key string, v ast.Value, what strin
 			return dup
 		}
 		for j := range i {
-			if s, ok := list.Elem(j).Value.(ast.String); ok && string(s) == id {
+			if e := s.Elem(list, j); s.Kind(e) == docstore.String && s.Text(e) == id {
 				return true
 			}
 		}
 		return false
 	}
-	for i := range list.Len() {
-		elem := list.Elem(i).Value
-		s, ok := elem.(ast.String)
-		id := string(s)
+	for i := range n {
+		elem := s.Elem(list, i)
+		id := s.Text(elem)
 		switch {
-		case !ok:
+		case s.Kind(elem) != docstore.String:
 			c.mismatch(index(field(parent, key), i), "a string", elem)
 		case duplicate(i, id):
 			c.report(index(field(parent, key), i), "duplicate %s %q", what, id)
@@ -352,88 +349,76 @@ var (
 
 // fields reports required fields that obj lacks and fields it has that are
 // neither required nor optional (typos such as "workspace").
-func (c *accountChecker) fields(path string, obj ast.Object, set fieldSet) {
+func (c *accountChecker) fields(path string, obj docstore.Ref, set fieldSet) {
 	required, optional := set.required, set.optional
 	known := 0
 	for _, name := range required {
-		if get(obj, name) == nil {
+		if _, ok := c.get(obj, name); !ok {
 			c.report(path, "missing required field %q", name)
 		} else {
 			known++
 		}
 	}
 	for _, name := range optional {
-		if get(obj, name) != nil {
+		if _, ok := c.get(obj, name); ok {
 			known++
 		}
 	}
-	if known == obj.Len() {
-		return // no other field (valid data: no closure to allocate below)
+	if known == c.s.Len(obj) {
+		return // no other field
 	}
-	obj.Foreach(func(k, _ *ast.Term) {
-		name := keyString(k)
+	for i := range c.s.Len(obj) {
+		name, _ := c.s.Member(obj, i)
 		if !slices.Contains(required, name) && !slices.Contains(optional, name) {
 			c.report(path, "unknown field %q", name)
 		}
-	})
+	}
 }
 
 // optionalString checks that obj's field key, when present, is a string.
-func (c *accountChecker) optionalString(path string, obj ast.Object, key string) {
-	if v := get(obj, key); v != nil {
-		if _, ok := v.(ast.String); !ok {
-			c.mismatch(field(path, key), "a string", v)
-		}
+func (c *accountChecker) optionalString(path string, obj docstore.Ref, key string) {
+	if v, ok := c.get(obj, key); ok && c.s.Kind(v) != docstore.String {
+		c.mismatch(field(path, key), "a string", v)
 	}
 }
 
-func (c *accountChecker) object(path string, v ast.Value) (ast.Object, bool) {
-	m, ok := v.(ast.Object)
+// object reports v at path unless it is an object.
+func (c *accountChecker) object(path string, v docstore.Ref) bool {
+	ok := c.s.Kind(v) == docstore.Object
 	if !ok {
 		c.mismatch(path, "an object", v)
 	}
-	return m, ok
+	return ok
 }
 
-func (c *accountChecker) str(path string, v ast.Value) (string, bool) {
-	s, ok := v.(ast.String)
+func (c *accountChecker) str(path string, v docstore.Ref) (string, bool) {
+	ok := c.s.Kind(v) == docstore.String
 	if !ok {
 		c.mismatch(path, "a string", v)
 	}
-	return string(s), ok
+	return c.s.Text(v), ok
 }
 
-func (c *accountChecker) mismatch(path, want string, got ast.Value) {
-	c.report(path, "must be %s, got %s", want, typeName(got))
+func (c *accountChecker) mismatch(path, want string, got docstore.Ref) {
+	c.report(path, "must be %s, got %s", want, typeName(c.s, got))
 }
 
 // typeName names a JSON value's type as JSON does.
-func typeName(v ast.Value) string {
-	switch v.(type) {
-	case ast.Null:
+func typeName(s *docstore.Store, v docstore.Ref) string {
+	switch s.Kind(v) {
+	case docstore.Null:
 		return "null"
-	case ast.Object:
+	case docstore.Object:
 		return "object"
-	case *ast.Array:
+	case docstore.Array:
 		return "array"
-	case ast.String:
+	case docstore.String:
 		return "string"
-	case ast.Boolean:
+	case docstore.Boolean:
 		return "boolean"
-	case ast.Number:
-		return "number"
 	default:
-		return ast.ValueName(v)
+		return "number"
 	}
-}
-
-// keyString is an object key as a string. Keys of data decoded from JSON
-// are strings; anything else is shown as Rego would.
-func keyString(k *ast.Term) string {
-	if s, ok := k.Value.(ast.String); ok {
-		return string(s)
-	}
-	return k.Value.String()
 }
 
 // shorten keeps an over-long id readable in a message.
