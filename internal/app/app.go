@@ -104,17 +104,19 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger, level zap.Atom
 	}
 	first := prepareHeap(cfg, listing.DataBytes(), containerLimit, gc, log)
 	policyFiles, dataFiles, err := listing.Read()
+	// The role data is decoded into its compact store, unless OPA's
+	// evaluator decides every request: it reads the data's AST faster
+	// (policy.ErrOPADecides).
+	keepAST := engine.Evaluator(cfg.Evaluator) == engine.Topdown
 	var snap *policy.Snapshot
 	if err == nil {
-		snap, err = policy.BuildFilesUncompacted(ctx, policyFiles, dataFiles)
+		if keepAST {
+			snap, err = policy.BuildFilesUncompacted(ctx, policyFiles, dataFiles)
+		} else {
+			snap, err = policy.BuildFiles(ctx, policyFiles, dataFiles)
+		}
 	}
 	first.built()
-	// Compacted once serving (settle), unless OPA's evaluator decides every
-	// request: it reads the data's AST faster (policy.ErrOPADecides).
-	keepAST := engine.Evaluator(cfg.Evaluator) == engine.Topdown
-	if !keepAST {
-		first.snap = snap
-	}
 	if err != nil {
 		return nil, fmt.Errorf("load policies and data: %w", err)
 	}

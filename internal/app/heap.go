@@ -1,21 +1,19 @@
 package app
 
 import (
-	"errors"
 	"math"
 	"runtime/debug"
-	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/pdp-sidecar/pdp/internal/config"
 	"github.com/pdp-sidecar/pdp/internal/gctune"
 	"github.com/pdp-sidecar/pdp/internal/hugepages"
-	"github.com/pdp-sidecar/pdp/internal/policy"
 )
 
-// Building a snapshot allocates about seven times its role data's size on
-// disk (125 MiB for the 18 MiB of 100k users), and keeps most of it.
+// Building a snapshot allocates about five times its role data's size on
+// disk (88 MiB for the 18 MiB of 100k users, the files' bytes included),
+// and keeps about as much as the data's size (its compact store).
 const (
 	// buildFactor × the data's bytes bounds the heap a first build fills,
 	// with room to spare: the huge page advice covers that much address
@@ -38,9 +36,6 @@ type firstBuild struct {
 	resume  func() // gc.Defer's, or gc.Tune when not held off
 	heldOff bool
 	cycles  uint64 // collections before the build
-	// snap: the first snapshot, built with its role data as AST, which
-	// settle compacts (policy.Snapshot.Compact).
-	snap *policy.Snapshot
 }
 
 // prepareHeap readies the heap for the first build of a snapshot of data
@@ -86,11 +81,8 @@ func (b *firstBuild) built() {
 	}
 }
 
-// settle compacts the first snapshot's role data (it serves from the
-// data's AST until then: building the compact store takes about as long as
-// decoding the files, and need not delay being ready), collects what the
-// first build left (decoded files, validation, the data's AST) and returns
-// the memory to the OS, so that a sidecar's RSS is what it holds, then
+// settle collects what the first build left (the files' bytes, each
+// file's own store, the policies' parse) and returns the memory to the OS, so that a sidecar's RSS is what it holds, then
 // starts the tuner. Run calls it once serving.
 //
 // With the collector held off, that collection marks the whole snapshot,
@@ -101,17 +93,6 @@ func (b *firstBuild) built() {
 // milliseconds more to be ready), and the forced collection would then
 // mark it all again.
 func (b *firstBuild) settle() {
-	if b.snap != nil {
-		start := time.Now()
-		if err := b.snap.Compact(); errors.Is(err, policy.ErrOPADecides) {
-			b.log.Info("the role data stays as OPA's AST", zap.Error(err))
-		} else if err != nil {
-			b.log.Warn("the role data stays as OPA's AST", zap.Error(err))
-		} else {
-			b.log.Debug("role data compacted", zap.Duration("took", time.Since(start)))
-		}
-		b.snap = nil
-	}
 	debug.FreeOSMemory()
 	b.resume()
 	if b.heldOff {
