@@ -105,8 +105,7 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger, level zap.Atom
 	first := prepareHeap(cfg, listing.DataBytes(), containerLimit, gc, log)
 	policyFiles, dataFiles, err := listing.Read()
 	// The role data is decoded into its compact store, unless OPA's
-	// evaluator decides every request: it reads the data's AST faster
-	// (policy.ErrOPADecides).
+	// evaluator decides every request: it reads the data's AST faster.
 	keepAST := engine.Evaluator(cfg.Evaluator) == engine.Topdown
 	var snap *policy.Snapshot
 	if err == nil {

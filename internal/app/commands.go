@@ -81,7 +81,7 @@ func DataCommand(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		return 1
 	}
 	src.Data = os.DirFS(dir)
-	snap, err := policy.BuildUncompacted(ctx, src) // checked, never served
+	snap, err := policy.Build(ctx, src) // checked, never served
 	if err != nil {
 		fmt.Fprintf(stderr, "%v\n", err)
 		return 1

@@ -2,7 +2,6 @@ package docstore
 
 import (
 	"context"
-	"sync/atomic"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/storage"
@@ -11,55 +10,42 @@ import (
 
 // Storage is an OPA store for a snapshot's data, for OPA's evaluator (the
 // Data API, subject search, forward-auth routes, `pdp test`, and the
-// decisions the vm leaves to OPA). It reads the data's AST until Compact
-// gives it the same data as a Store; from then on a read builds the AST of
-// just the document read (OPA's evaluator reads the longest constant
-// prefix of a reference, e.g. /accounts/acme/users/bob, and caches it for
-// the query). Both give the same values, so a query may see the switch
-// between two reads. Transactions, policies and triggers are an empty
-// in-memory store's. The data cannot be written: a snapshot never changes.
+// decisions the vm leaves to OPA). It reads either the data's AST or the
+// same data as a Store; from a Store, a read builds the AST of just the
+// document read (OPA's evaluator reads the longest constant prefix of a
+// reference, e.g. /accounts/acme/users/bob, and caches it for the query).
+// Both give the same values. Transactions, policies and triggers are an
+// empty in-memory store's. The data cannot be written: a snapshot never
+// changes.
 type Storage struct {
 	storage.Store
-	data atomic.Pointer[backing]
-}
-
-type backing struct {
-	doc     ast.Value // before Compact
+	doc     ast.Value // nil when compact is set
 	compact *Store
 }
 
 // NewStorage is a Storage reading doc.
 func NewStorage(doc ast.Value) *Storage {
-	s := &Storage{Store: inmem.NewWithOpts(inmem.OptRoundTripOnWrite(false))}
-	s.data.Store(&backing{doc: doc})
-	return s
+	return &Storage{Store: inmem.NewWithOpts(inmem.OptRoundTripOnWrite(false)), doc: doc}
 }
 
 // NewCompactStorage is a Storage reading c.
 func NewCompactStorage(c *Store) *Storage {
-	s := &Storage{Store: inmem.NewWithOpts(inmem.OptRoundTripOnWrite(false))}
-	s.data.Store(&backing{compact: c})
-	return s
+	return &Storage{Store: inmem.NewWithOpts(inmem.OptRoundTripOnWrite(false)), compact: c}
 }
 
-// Compact makes s read c, which must hold the same document, and let go
-// of the AST.
-func (s *Storage) Compact(c *Store) { s.data.Store(&backing{compact: c}) }
+// AST is the document s reads when it reads an AST, else nil.
+func (s *Storage) AST() ast.Value { return s.doc }
 
-// AST is the document s reads while it reads an AST, nil once compacted.
-func (s *Storage) AST() ast.Value { return s.data.Load().doc }
-
-// Compacted is the Store s reads, nil while it reads the AST.
-func (s *Storage) Compacted() *Store { return s.data.Load().compact }
+// Compacted is the Store s reads, nil when it reads an AST.
+func (s *Storage) Compacted() *Store { return s.compact }
 
 // Read is the document at path.
 func (s *Storage) Read(_ context.Context, _ storage.Transaction, path storage.Path) (any, error) {
-	b := s.data.Load()
-	if b.compact != nil {
-		if r, ok := b.compact.Lookup(path); ok {
-			return b.compact.Value(r), nil
+	if s.compact != nil {
+		if r, ok := s.compact.Lookup(path); ok {
+			return s.compact.Value(r), nil
 		}
-	} else if v, ok := lookupAST(b.doc, path); ok {
+	} else if v, ok := lookupAST(s.doc, path); ok {
 		return v, nil
 	}
 	return nil, &storage.Error{Code: storage.NotFoundErr, Message: path.String() + ": document does not exist"}

@@ -16,7 +16,6 @@ import (
 	"runtime"
 	"slices"
 	"sort"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -90,14 +89,11 @@ type Snapshot struct {
 	// different decision later, so decisions must not be cached.
 	Nondeterministic []string
 
-	// The role data: its AST until Compact, then a compact store
-	// (docstore), both held by storage, which OPA's evaluator reads; the
-	// vm reads what vm holds. Both forms hold the same document: Compact
-	// changes no answer.
-	storage     *docstore.Storage
-	vm          atomic.Pointer[vmData]
-	compactOnce sync.Once
-	compactErr  error
+	// The role data, a compact store (docstore) or OPA's AST, held by
+	// storage, which OPA's evaluator reads; the vm reads what vm holds.
+	// Both forms hold the same document and give the same answers.
+	storage *docstore.Storage
+	vm      *vmData // nil when the vm does not decide
 
 	modules  map[string]*ast.Module // parsed policies, for RunTests
 	tests    map[string]*ast.Module // parsed *_test.rego, for RunTests
@@ -165,14 +161,14 @@ func (l Listing) Read() (policyFiles, dataFiles []File, err error) {
 
 // BuildFiles is Build on files already read.
 func BuildFiles(ctx context.Context, policyFiles, dataFiles []File) (*Snapshot, error) {
-	return buildSnapshot(ctx, policyFiles, dataFiles, true, "")
+	return buildFiles(ctx, policyFiles, dataFiles, true, "")
 }
 
 // Rebuild is what a reload builds: nil, with no error, when the files'
 // revision is serving (the revision of the snapshot that serves), so
 // unchanged files are read and hashed but not built again; otherwise a
 // snapshot of them, as Build makes it, or with keepAST as
-// BuildUncompacted does.
+// BuildFilesUncompacted does.
 func Rebuild(ctx context.Context, src Sources, serving string, keepAST bool) (*Snapshot, error) {
 	policyFiles, dataFiles, err := Read(src)
 	if err != nil {
@@ -182,44 +178,20 @@ func Rebuild(ctx context.Context, src Sources, serving string, keepAST bool) (*S
 	if rev == serving {
 		return nil, nil
 	}
-	return buildSnapshot(ctx, policyFiles, dataFiles, !keepAST, rev)
+	return buildFiles(ctx, policyFiles, dataFiles, !keepAST, rev)
 }
 
-// buildSnapshot is buildFiles, then Compact when compact (a snapshot OPA's
-// evaluator decides keeps its AST: ErrOPADecides).
-func buildSnapshot(ctx context.Context, policyFiles, dataFiles []File, compact bool, rev string) (*Snapshot, error) {
-	s, err := buildFiles(ctx, policyFiles, dataFiles, compact, rev)
-	if err != nil || !compact {
-		return s, err
-	}
-	if err := s.Compact(); err != nil && !errors.Is(err, ErrOPADecides) {
-		return nil, err
-	}
-	return s, nil
-}
-
-// BuildUncompacted is Build with the role data kept as OPA's AST, as
-// Rebuild builds for OPA's evaluator (keepAST): for a build only checked,
-// never served (pdp data validate), which need not build a store.
-func BuildUncompacted(ctx context.Context, src Sources) (*Snapshot, error) {
-	policyFiles, dataFiles, err := Read(src)
-	if err != nil {
-		return nil, err
-	}
-	return BuildFilesUncompacted(ctx, policyFiles, dataFiles)
-}
-
-// BuildFilesUncompacted is BuildFiles with the data left as its AST until
-// Compact: a snapshot that serves sooner (building the store takes about as
-// long as decoding the files), and holds about twice the memory until then
-// (internal/app compacts its first build once serving).
+// BuildFilesUncompacted is BuildFiles with the role data held as OPA's
+// AST, which OPA's evaluator reads faster than a compact store: for
+// --evaluator topdown (a snapshot the vm does not run holds its AST
+// either way).
 func BuildFilesUncompacted(ctx context.Context, policyFiles, dataFiles []File) (*Snapshot, error) {
-	return buildSnapshot(ctx, policyFiles, dataFiles, false, "")
+	return buildFiles(ctx, policyFiles, dataFiles, false, "")
 }
 
-// buildFiles builds a snapshot that serves from its data's AST, or, to be
-// compacted at once, one that is not readied for the AST (compact). rev
-// is the files' revision when the caller has it, "" to hash them here.
+// buildFiles builds a snapshot whose role data is a compact store (when
+// compact and the vm runs the decision rule) or OPA's AST. rev is the
+// files' revision when the caller has it, "" to hash them here.
 func buildFiles(ctx context.Context, policyFiles, dataFiles []File, compact bool, rev string) (*Snapshot, error) {
 	loadedAt := time.Now().UTC()
 	// The data files are decoded, and the revision hashed, while the
@@ -260,9 +232,12 @@ func buildFiles(ctx context.Context, policyFiles, dataFiles []File, compact bool
 	} else {
 		s.DecisionVM, s.VMRefused = compileVM(ctx, compiler, DecisionRule)
 	}
-	// The data is decoded into a compact store. OPA's evaluator, when it
-	// decides every request (the vm refused the policy), reads its AST
-	// faster (ErrOPADecides), as it does until Compact when not compact.
+	// The data is decoded into a compact store, which the vm reads. OPA's
+	// evaluator reads the data's AST faster: when it decides every request
+	// (the vm refused the policy, or !compact: --evaluator topdown), the
+	// snapshot holds the AST instead. On a compact store, OPA reads a
+	// whole account per decision, and every account for an ownership
+	// transfer (1.0 against 0.27 ms a decision at 100k users).
 	var data *ast.Term
 	if compact && s.DecisionVM != nil {
 		s.storage = docstore.NewCompactStorage(doc)
@@ -279,7 +254,7 @@ func buildFiles(ctx context.Context, policyFiles, dataFiles []File, compact bool
 	}
 	if s.DecisionVM != nil {
 		// Rules over the data alone (indexes) computed once, here.
-		s.vm.Store(&vmData{prog: s.DecisionVM.WithData(data), data: data})
+		s.vm = &vmData{prog: s.DecisionVM.WithData(data), data: data}
 	}
 	for _, opt := range []struct {
 		rule string
@@ -316,7 +291,7 @@ type vmData struct {
 // VM is the decision's program readied for the data, and the data to
 // evaluate it on; nil when the vm does not decide (VMRefused).
 func (s *Snapshot) VM() (*vm.Program, *ast.Term) {
-	d := s.vm.Load()
+	d := s.vm
 	if d == nil {
 		return nil, nil
 	}
@@ -324,56 +299,12 @@ func (s *Snapshot) VM() (*vm.Program, *ast.Term) {
 }
 
 // CompactBytes is the size of the compact store the role data is held
-// in, 0 while it is held as OPA's AST (before Compact, or when Compact
-// kept it).
+// in, 0 when it is held as OPA's AST.
 func (s *Snapshot) CompactBytes() int {
 	if c := s.storage.Compacted(); c != nil {
 		return c.Bytes()
 	}
 	return 0
-}
-
-// ErrOPADecides is why Compact keeps the role data's AST when the vm does
-// not run the decision rule (VMRefused): OPA's evaluator then decides every
-// request, and reading a compact store builds the AST of every document it
-// reads, each query (a rule that scans every account, all of them), where
-// the AST is read as it is.
-var ErrOPADecides = errors.New("OPA's evaluator decides (the vm does not run this policy), and reads the role data's AST faster than a compact store: the data stays as its AST")
-
-// Compact moves the role data from its AST into a compact store
-// (docstore): about a third of the memory at 100k users, and a tenth of
-// the pointers for the collector to mark. The vm and OPA's evaluator then
-// read the store; evaluations already running finish on the AST. It is
-// safe beside evaluations, and done once (later calls return the first
-// call's error; after an error the snapshot keeps its AST). A snapshot
-// whose decision rule the vm does not run keeps its AST (ErrOPADecides).
-func (s *Snapshot) Compact() error {
-	s.compactOnce.Do(func() {
-		if s.storage.Compacted() != nil {
-			return // built compact
-		}
-		if s.DecisionVM == nil {
-			s.compactErr = ErrOPADecides
-			return
-		}
-		compact, err := docstore.Build(s.storage.AST())
-		if err != nil {
-			s.compactErr = fmt.Errorf("role data: %w", err)
-			return
-		}
-		data := vm.DataTerm(compact)
-		prog := s.DecisionVM.WithData(data)
-		// A rule over the data that folded on the AST but not now (out of
-		// time on a busy machine: Compact runs beside serving) would send
-		// every decision that needs it to OPA's evaluator: keep the AST.
-		if old, _ := s.VM(); old != nil && len(prog.Unfolded()) > len(old.Unfolded()) {
-			s.compactErr = fmt.Errorf("role data: rules over the data could not be computed on the compact store in time (%s)", strings.Join(prog.Unfolded(), ", "))
-			return
-		}
-		s.vm.Store(&vmData{prog: prog, data: data})
-		s.storage.Compact(compact)
-	})
-	return s.compactErr
 }
 
 // sharedPath is the first top-level key of data that policies' packages
