@@ -13,14 +13,17 @@ import (
 
 // Building a snapshot allocates about five times its role data's size on
 // disk (88 MiB for the 18 MiB of 100k users, the files' bytes included),
-// and keeps about as much as the data's size (its compact store).
+// and keeps about as much as the data's size (its compact store); with
+// --evaluator topdown, the data's AST besides, about nine times.
 const (
-	// buildFactor × the data's bytes bounds the heap a first build fills,
-	// with room to spare: the huge page advice covers that much address
-	// space (untouched, it costs nothing) ...
-	buildFactor = 16
+	// buildFactor × the data's bytes bounds the heap a first build fills
+	// (a compact one), with a little room to spare: the huge page advice
+	// covers that much address space (untouched, it costs nothing) ...
+	buildFactor = 6
 	// ... and the collector, held off during the build, runs near
-	// buildSlack plus that much.
+	// buildSlack plus that much (a topdown build's AST gets collected
+	// garbage: its peak was 213 MiB at 100k users with 16 × the data, 180
+	// with 6).
 	buildSlack = 64 << 20
 	// largeData is the least data worth either (4 MiB: a heap of about
 	// 30 MiB). A smaller snapshot builds in milliseconds, and holding the

@@ -217,3 +217,29 @@ func TestJoinDropsTablesPastTheLimit(t *testing.T) {
 	}
 	checkNavigation(t, s, 0, obj)
 }
+
+// AST builds what Value builds, sharing what it may.
+func TestASTIsValue(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	for i := range 1000 {
+		v := randomValue(r, 5)
+		s, err := Build(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := s.AST(s.Root())
+		if ast.Compare(got, v) != 0 || got.String() != v.String() || got.Hash() != v.Hash() {
+			t.Fatalf("%d: AST = %v, want %v", i, got, v)
+		}
+	}
+	// Short strings are one term wherever they occur.
+	s, err := Build(ast.MustParseTerm(`{"a": ["role", "role"], "b": {"role": "role"}}`).Value)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := s.AST(s.Root()).(ast.Object)
+	arr := doc.Get(ast.StringTerm("a")).Value.(*ast.Array)
+	if arr.Elem(0) != arr.Elem(1) {
+		t.Error("a short string repeated is two terms")
+	}
+}

@@ -243,7 +243,7 @@ func buildFiles(ctx context.Context, policyFiles, dataFiles []File, compact bool
 		s.storage = docstore.NewCompactStorage(doc)
 		data = vm.DataTerm(doc)
 	} else {
-		tree := doc.Value(doc.Root())
+		tree := doc.AST(doc.Root())
 		s.storage = docstore.NewStorage(tree)
 		data = ast.NewTerm(tree)
 	}
