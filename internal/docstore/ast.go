@@ -14,8 +14,8 @@ func (s *Store) AST(r Ref) ast.Value {
 }
 
 type astBuilder struct {
-	s      *Store
-	text   string               // s.text, copied once
+	s    *Store
+	text string // s.text, copied once
 	// shared: short strings' terms by where they are in text, a cache
 	// (a string whose slot another took gets a term of its own: a map of
 	// every string cost more than the rest of AST).
