@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"unsafe"
+
+	"github.com/open-policy-agent/opa/v1/ast"
 )
 
 // Decoder turns JSON documents straight into Stores, in one pass over the
@@ -65,6 +67,11 @@ func (d *Decoder) Decode(raw []byte) (s *Store, ok bool) {
 	}
 	d.skipSpace()
 	if d.pos != len(d.data) {
+		return nil, false
+	}
+	// Decoded text may outgrow the bytes it came from (an invalid UTF-8
+	// byte becomes the three of U+FFFD): past 32-bit offsets, decline.
+	if len(d.b.s.text) > math.MaxUint32 || len(d.b.s.nodes) > math.MaxUint32 {
 		return nil, false
 	}
 	return d.b.s, true
@@ -313,7 +320,13 @@ func (d *Decoder) number() (Ref, bool) {
 		}
 	}
 	d.pos = i
-	off, tn := d.b.addText(unsafeString(d.data[start:i]))
+	lit := unsafeString(d.data[start:i])
+	// OPA refuses a number its evaluator cannot handle (an exponent past
+	// 2^100000): leave it to the slow path, which reports it.
+	if _, err := ast.NumberChecked(lit); err != nil {
+		return 0, false
+	}
+	off, tn := d.b.addText(lit)
 	r := d.newNode()
 	d.b.s.nodes[r] = node{kind: Number, n: tn, off: off}
 	return r, true

@@ -33,9 +33,6 @@ func NewCompactStorage(c *Store) *Storage {
 	return &Storage{Store: inmem.NewWithOpts(inmem.OptRoundTripOnWrite(false)), compact: c}
 }
 
-// AST is the document s reads when it reads an AST, else nil.
-func (s *Storage) AST() ast.Value { return s.doc }
-
 // Compacted is the Store s reads, nil when it reads an AST.
 func (s *Storage) Compacted() *Store { return s.compact }
 

@@ -543,6 +543,7 @@ func countStats(doc *docstore.Store, accounts docstore.Ref) Stats {
 	return st
 }
 
+// stringSet turns a Rego set or array of strings (as returned by Eval) into a sorted slice.
 func stringSet(v any) ([]string, error) {
 	arr, ok := v.([]any)
 	if !ok {

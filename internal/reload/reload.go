@@ -41,9 +41,9 @@ type Deps struct {
 	// beside the policies pass against it.
 	RequireTests bool
 	TestTimeout  time.Duration // per test; DefaultTestTimeout when zero
-	// KeepAST builds snapshots whose role data stays OPA's AST (see
-	// policy.Rebuild), for OPA's evaluator deciding every request
-	// (--evaluator topdown).
+	// KeepAST builds snapshots whose role data is held as OPA's AST
+	// rather than a compact store (see policy.Rebuild), for OPA's
+	// evaluator deciding every request (--evaluator topdown).
 	KeepAST bool
 	// OnReload, when set, is called after every attempt with its outcome
 	// and the snapshot serving afterwards (the new one on OutcomeOK, the

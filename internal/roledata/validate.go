@@ -34,7 +34,10 @@ func Validate(accounts any, fileOf func(accountID string) string, cat Catalogue)
 }
 
 // ValidateValue is Validate on the accounts document as an AST value (null
-// means no accounts: valid).
+// means no accounts: valid). It must be a JSON document (objects with
+// string keys, arrays, strings, numbers, booleans, null), as decoded data
+// is: anything else (a set, a non-string key) is one problem, "not a JSON
+// value", rather than a problem at its path.
 func ValidateValue(accounts ast.Value, fileOf func(accountID string) string, cat Catalogue) error {
 	if accounts == nil {
 		return nil
