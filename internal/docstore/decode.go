@@ -139,46 +139,29 @@ func (d *Decoder) object() (Ref, bool) {
 	if d.depth++; d.depth > maxDepth {
 		return 0, false
 	}
-	d.pos++ // '{'
 	r := d.newNode()
 	base := len(d.kv)
-	d.skipSpace()
-	if d.pos < len(d.data) && d.data[d.pos] == '}' {
-		d.pos++
-	} else {
-		for {
-			if d.pos >= len(d.data) || d.data[d.pos] != '"' {
-				return 0, false
-			}
-			koff, klen, ok := d.str()
-			if !ok {
-				return 0, false
-			}
-			d.skipSpace()
-			if d.pos >= len(d.data) || d.data[d.pos] != ':' {
-				return 0, false
-			}
-			d.pos++
-			d.skipSpace()
-			v, ok := d.value()
-			if !ok {
-				return 0, false
-			}
-			d.kv = append(d.kv, member{keyOff: koff, keyLen: klen, value: v})
-			d.skipSpace()
-			if d.pos >= len(d.data) {
-				return 0, false
-			}
-			if c := d.data[d.pos]; c == ',' {
-				d.pos++
-				d.skipSpace()
-				continue
-			} else if c != '}' {
-				return 0, false
-			}
-			d.pos++
-			break
+	if !d.list('}', func() bool {
+		if d.pos >= len(d.data) || d.data[d.pos] != '"' {
+			return false
 		}
+		koff, klen, ok := d.str()
+		if !ok {
+			return false
+		}
+		d.skipSpace()
+		if d.pos >= len(d.data) || d.data[d.pos] != ':' {
+			return false
+		}
+		d.pos++
+		d.skipSpace()
+		v, ok := d.value()
+		if ok {
+			d.kv = append(d.kv, member{keyOff: koff, keyLen: klen, value: v})
+		}
+		return ok
+	}) {
+		return 0, false
 	}
 	s := d.b.s
 	ms := d.kv[base:]
@@ -204,33 +187,16 @@ func (d *Decoder) array() (Ref, bool) {
 	if d.depth++; d.depth > maxDepth {
 		return 0, false
 	}
-	d.pos++ // '['
 	r := d.newNode()
 	base := len(d.elems)
-	d.skipSpace()
-	if d.pos < len(d.data) && d.data[d.pos] == ']' {
-		d.pos++
-	} else {
-		for {
-			v, ok := d.value()
-			if !ok {
-				return 0, false
-			}
+	if !d.list(']', func() bool {
+		v, ok := d.value()
+		if ok {
 			d.elems = append(d.elems, v)
-			d.skipSpace()
-			if d.pos >= len(d.data) {
-				return 0, false
-			}
-			if c := d.data[d.pos]; c == ',' {
-				d.pos++
-				d.skipSpace()
-				continue
-			} else if c != ']' {
-				return 0, false
-			}
-			d.pos++
-			break
 		}
+		return ok
+	}) {
+		return 0, false
 	}
 	s := d.b.s
 	es := d.elems[base:]
@@ -239,6 +205,37 @@ func (d *Decoder) array() (Ref, bool) {
 	d.elems = d.elems[:base]
 	d.depth--
 	return r, true
+}
+
+// list reads the items of the object or array that opens at d.pos, to
+// its closing byte, each with item (which reads one, from a non-space
+// byte); false on a syntax error.
+func (d *Decoder) list(closing byte, item func() bool) bool {
+	d.pos++ // '{' or '['
+	d.skipSpace()
+	if d.pos < len(d.data) && d.data[d.pos] == closing {
+		d.pos++
+		return true
+	}
+	for {
+		if !item() {
+			return false
+		}
+		d.skipSpace()
+		if d.pos >= len(d.data) {
+			return false
+		}
+		switch d.data[d.pos] {
+		case ',':
+			d.pos++
+			d.skipSpace()
+		case closing:
+			d.pos++
+			return true
+		default:
+			return false
+		}
+	}
 }
 
 // str decodes the string at d.pos into the Store's text.
