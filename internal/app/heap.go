@@ -21,9 +21,9 @@ const (
 	// covers that much address space (untouched, it costs nothing) ...
 	buildFactor = 6
 	// ... and the collector, held off during the build, runs near
-	// buildSlack plus that much (a topdown build's AST gets collected
-	// garbage: its peak was 213 MiB at 100k users with 16 × the data, 180
-	// with 6).
+	// buildSlack plus that much (so a topdown build, which builds the AST
+	// besides, is collected as it goes: its peak at 100k users was 213 MiB
+	// with 16 × the data, 180 with 6).
 	buildSlack = 64 << 20
 	// largeData is the least data worth either (4 MiB: a heap of about
 	// 30 MiB). A smaller snapshot builds in milliseconds, and holding the
@@ -85,8 +85,9 @@ func (b *firstBuild) built() {
 }
 
 // settle collects what the first build left (the files' bytes, each
-// file's own store, the policies' parse) and returns the memory to the OS, so that a sidecar's RSS is what it holds, then
-// starts the tuner. Run calls it once serving.
+// file's own store, the policies' parse) and returns the memory to the OS,
+// so that a sidecar's RSS is what it holds, then starts the tuner. Run
+// calls it once serving.
 //
 // With the collector held off, that collection marks the whole snapshot,
 // and the collector is given back to the tuner only after it, tuned from

@@ -247,7 +247,6 @@ func buildFiles(ctx context.Context, policyFiles, dataFiles []File, compact bool
 		s.storage = docstore.NewStorage(tree)
 		data = ast.NewTerm(tree)
 	}
-	doc = nil
 	s.Store = s.storage
 	if s.Decision, err = s.prepare(ctx, DecisionRule); err != nil {
 		return nil, err
