@@ -124,7 +124,7 @@ func mergeData(root docstore.Tree, keys []string, doc docstore.Sub, file string,
 		}
 		m, ok := asTree(next)
 		if !ok {
-			return fmt.Errorf("%s: data.%s is already set to a non-object by %s", file, strings.Join(keys[:i+1], "."), owners[strings.Join(keys[:i+1], ".")])
+			return fmt.Errorf("%s: data.%s is already set to a non-object by %s", file, strings.Join(keys[:i+1], "."), ownerOf(owners, keys[:i+1]))
 		}
 		node[k] = m
 		node = m
@@ -147,7 +147,7 @@ func mergeObjects(dst docstore.Tree, src docstore.Sub, at []string, file string,
 		}
 		om, ok := asTree(old)
 		if !ok || v.S.Kind(v.R) != docstore.Object {
-			return fmt.Errorf("%s: data.%s is also set by %s", file, key, owners[key])
+			return fmt.Errorf("%s: data.%s is also set by %s", file, key, ownerOf(owners, p))
 		}
 		dst[k] = om
 		if err := mergeObjects(om, v, p, file, owners); err != nil {
@@ -155,6 +155,18 @@ func mergeObjects(dst docstore.Tree, src docstore.Sub, at []string, file string,
 		}
 	}
 	return nil
+}
+
+// ownerOf is the file that set data.<keys>: the one recorded for it, or
+// for the nearest object above it that a file set whole (its members are
+// recorded only once another file merges into them).
+func ownerOf(owners map[string]string, keys []string) string {
+	for n := len(keys); n > 0; n-- {
+		if f, ok := owners[strings.Join(keys[:n], ".")]; ok {
+			return f
+		}
+	}
+	return "another file"
 }
 
 // asTree returns v as a Tree node, turning an object of a Store into one.
