@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"unicode/utf8"
 	"unsafe"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -239,29 +240,36 @@ func (d *Decoder) list(closing byte, item func() bool) bool {
 }
 
 // str decodes the string at d.pos into the Store's text.
+// Valid UTF-8 (names with accents, say) is its own text, as encoding/json
+// keeps it.
 func (d *Decoder) str() (off, n uint32, ok bool) {
 	start := d.pos + 1
 	i := start
+	ascii := true
 	for i < len(d.data) {
 		c := d.data[i]
 		if c == '"' {
 			break
 		}
-		if c == '\\' || c < 0x20 || c >= 0x80 {
+		if c == '\\' || c < 0x20 {
 			return d.slowStr()
 		}
+		ascii = ascii && c < utf8.RuneSelf
 		i++
 	}
 	if i >= len(d.data) {
 		return 0, 0, false
+	}
+	if !ascii && !utf8.Valid(d.data[start:i]) {
+		return d.slowStr() // encoding/json replaces what is not UTF-8
 	}
 	d.pos = i + 1
 	off, n = d.b.addText(unsafeString(d.data[start:i]))
 	return off, n, true
 }
 
-// slowStr decodes a string holding escapes or non-ASCII bytes with
-// encoding/json, which decides what they mean (and what is invalid).
+// slowStr decodes a string holding escapes, or bytes that are not UTF-8,
+// with encoding/json, which decides what they mean (and what is invalid).
 func (d *Decoder) slowStr() (off, n uint32, ok bool) {
 	i := d.pos + 1
 	for ; i < len(d.data) && d.data[i] != '"'; i++ {

@@ -75,6 +75,9 @@ func TestDecodeScalarsAsOPA(t *testing.T) {
 		`true`, `false`, `null`, `[]`, `{}`, ` [ 1 , "x" , { } ] `,
 		`{"b":1,"a":2,"ab":3,"":4,"B":5}`,
 		`{"\u0061":1,"b":2}`,
+		// Raw UTF-8 is kept; what is not UTF-8 becomes U+FFFD, as
+		// encoding/json decodes it.
+		`"日本"`, "\"\xf0\x9f\x98\x80\"", "\"\xe2\x80\xa8\"", "\"a\xffb\"", "\"\xed\xa0\x80\"", "\"\xc0\xaf\"", `{"Zoë":"Müller"}`,
 	} {
 		s, ok := d.Decode([]byte(raw))
 		if !ok {
