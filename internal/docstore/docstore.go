@@ -491,11 +491,8 @@ func (b *builder) addText(x string) (off, n uint32) {
 	}
 	var slot *shortText
 	if len(x) <= shortLen {
-		h := uint32(2166136261) // FNV-1a
-		for i := range len(x) {
-			h = (h ^ uint32(x[i])) * 16777619
-		}
-		slot = &b.short[h%uint32(len(b.short))]
+		// len(b.short) is a power of two.
+		slot = &b.short[maphash.String(seed, x)&uint64(len(b.short)-1)]
 		if slot.n == uint32(len(x)) && b.s.str(slot.off, slot.n) == x {
 			return slot.off, slot.n
 		}
