@@ -17,10 +17,11 @@ import (
 //
 // It is a fast path only. Given the same bytes it builds exactly the Store
 // that Build makes of OPA's AST of them (encoding/json with UseNumber, then
-// ast.InterfaceToValue: numbers kept as written, escapes decoded by
-// encoding/json). Whenever it meets anything else (a syntax error, a
-// duplicate key, which encoding/json resolves by keeping the last, very
-// deep nesting, a document past the Store's 32-bit offsets) it declines
+// ast.InterfaceToValue: numbers kept as written, valid UTF-8 as it is,
+// escapes and bytes that are not UTF-8 decoded by encoding/json). Whenever
+// it meets anything else (a syntax error, a duplicate key, which
+// encoding/json resolves by keeping the last, very deep nesting, a number
+// OPA refuses, a document past the Store's 32-bit offsets) it declines
 // (ok == false), and the caller decodes with encoding/json, which also
 // words every error. A Decoder is not safe for concurrent use; reuse one
 // per goroutine.
