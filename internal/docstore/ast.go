@@ -1,6 +1,10 @@
 package docstore
 
-import "github.com/open-policy-agent/opa/v1/ast"
+import (
+	"strings"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+)
 
 // AST is node r as OPA's AST, built to be held for long (the role data
 // OPA's evaluator reads, when a snapshot keeps its AST): every string and
@@ -9,12 +13,16 @@ import "github.com/open-policy-agent/opa/v1/ast"
 // blocks. Value, by contrast, builds a document of its own for each read.
 // AST values are never modified, so sharing terms is safe.
 func (s *Store) AST(r Ref) ast.Value {
-	a := astBuilder{s: s, text: string(s.text), shared: make([]sharedTerm, 1<<16)}
+	a := astBuilder{s: s, held: true, text: string(s.text), shared: make([]sharedTerm, 1<<16)}
 	return a.term(r).Value
 }
 
+// astBuilder builds the AST of a Store's nodes: for AST when held (the
+// text, shared and slab below), else for Value (each string a copy, each
+// term allocated on its own, nothing shared).
 type astBuilder struct {
 	s    *Store
+	held bool
 	text string // s.text, copied once
 	// shared: short strings' terms by where they are in text, a cache
 	// (a string whose slot another took gets a term of its own: a map of
@@ -29,6 +37,9 @@ type sharedTerm struct {
 }
 
 func (a *astBuilder) newTerm(v ast.Value) *ast.Term {
+	if !a.held {
+		return ast.NewTerm(v)
+	}
 	if len(a.slab) == 0 {
 		a.slab = make([]ast.Term, 256)
 	}
@@ -38,13 +49,21 @@ func (a *astBuilder) newTerm(v ast.Value) *ast.Term {
 	return t
 }
 
+// textAt is the string at off, n of s's text.
+func (a *astBuilder) textAt(off, n uint32) string {
+	if !a.held {
+		return strings.Clone(a.s.str(off, n))
+	}
+	return a.text[off : off+n]
+}
+
 // str is the term of a string of s's text.
 func (a *astBuilder) str(off, n uint32) *ast.Term {
 	if n == 0 {
 		return ast.InternedEmptyString
 	}
-	if n > shortLen {
-		return a.newTerm(ast.String(a.text[off : off+n]))
+	if !a.held || n > shortLen {
+		return a.newTerm(ast.String(a.textAt(off, n)))
 	}
 	at := uint64(off)<<32 | uint64(n)
 	slot := &a.shared[(at*0x9E3779B97F4A7C15)>>48]
@@ -63,7 +82,7 @@ func (a *astBuilder) term(r Ref) *ast.Term {
 	case Boolean:
 		return ast.InternedTerm(n.n == 1)
 	case Number:
-		return a.newTerm(ast.Number(a.text[n.off : n.off+n.n]))
+		return a.newTerm(ast.Number(a.textAt(n.off, n.n)))
 	case String:
 		return a.str(n.off, n.n)
 	case Array:

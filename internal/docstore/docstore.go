@@ -18,7 +18,6 @@ import (
 	"hash/maphash"
 	"math"
 	"slices"
-	"strings"
 	"unsafe"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -214,42 +213,13 @@ func (s *Store) str(off, n uint32) string {
 // Value is r as the AST value OPA decodes the same JSON to: a fresh one
 // each call, sharing no memory with s (the caller may keep it, past the
 // snapshot: a result or a cached decision must not pin a replaced store).
-func (s *Store) Value(r Ref) ast.Value {
-	n := s.nodes[r]
-	switch n.kind {
-	case Null:
-		return ast.Null{}
-	case Boolean:
-		return ast.Boolean(n.n == 1)
-	case Number:
-		return ast.Number(strings.Clone(s.str(n.off, n.n)))
-	case String:
-		return ast.String(strings.Clone(s.str(n.off, n.n)))
-	case Array:
-		elems := make([]*ast.Term, n.n)
-		for i := range elems {
-			elems[i] = s.Term(s.elems[int(n.off)+i])
-		}
-		return ast.NewArray(elems...)
-	default:
-		kv := make([][2]*ast.Term, n.n)
-		for i := range kv {
-			m := s.members[int(n.off)+i]
-			kv[i] = [2]*ast.Term{ast.StringTerm(strings.Clone(s.str(m.keyOff, m.keyLen))), s.Term(m.value)}
-		}
-		return ast.NewObject(kv...)
-	}
-}
+// AST builds one to be held for long instead.
+func (s *Store) Value(r Ref) ast.Value { return s.Term(r).Value }
 
 // Term is Value in a term.
 func (s *Store) Term(r Ref) *ast.Term {
-	switch n := s.nodes[r]; n.kind {
-	case Null:
-		return ast.InternedNullTerm
-	case Boolean:
-		return ast.InternedTerm(n.n == 1)
-	}
-	return ast.NewTerm(s.Value(r))
+	a := astBuilder{s: s}
+	return a.term(r)
 }
 
 // Lookup follows path from the root, as OPA's in-memory store reads a
