@@ -63,7 +63,7 @@ func Default() Config {
 		BodyLimit:             1 << 20,
 		MaxBatch:              1000,
 		DecisionCache:         10000,
-		GCHeadroomMiB:         64,
+		GCHeadroomMiB:         16,
 		HugePages:             true,
 		Evaluator:             "vm",
 		DecisionTimeout:       100 * time.Millisecond,
@@ -93,7 +93,7 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (Config, 
 	fs.Int64Var(&c.BodyLimit, "body-limit", c.BodyLimit, "largest request body in `bytes`")
 	fs.IntVar(&c.MaxBatch, "max-batch", c.MaxBatch, "most items in one /access/v1/evaluations request")
 	fs.IntVar(&c.DecisionCache, "decision-cache", c.DecisionCache, "decisions kept per policy revision, keyed by the complete input (0: off)")
-	fs.IntVar(&c.GCHeadroomMiB, "gc-headroom", c.GCHeadroomMiB, "`MiB` the heap may grow beyond the live heap before the garbage collector runs (never less than Go's GOGC=100; 0, or the GOGC variable set, leaves the collector alone)")
+	fs.IntVar(&c.GCHeadroomMiB, "gc-headroom", c.GCHeadroomMiB, "`MiB` the heap may grow beyond the live heap before the garbage collector runs (never less than the collector scans; 0, or the GOGC variable set, leaves the collector alone)")
 	fs.BoolVar(&c.HugePages, "huge-pages", c.HugePages, "on Linux, ask for transparent huge pages for the heap the first build of a large role data set (4 MiB or more) fills, for that build only: fewer page faults while loading it, fewer TLB misses reading it")
 	fs.StringVar(&c.Evaluator, "evaluator", c.Evaluator, "what evaluates the decision rule: vm (its compiled plan; a policy the vm cannot run stays on OPA's evaluator) or topdown (OPA's evaluator)")
 	fs.DurationVar(&c.DecisionTimeout, "decision-timeout", c.DecisionTimeout, "deny a decision that takes longer")

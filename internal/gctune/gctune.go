@@ -7,9 +7,18 @@
 // allocates tens of KiB inside OPA), and at full load spends a large share
 // of its CPU collecting. A Tuner instead guarantees a fixed number of
 // bytes of growth: after every collection it sets the percentage from the
-// live heap that collection found, so that live × percent/100 ≥ headroom,
-// and never below Go's default, so a large snapshot is collected exactly
-// as before. (The same idea as Uber's GOGC tuner.)
+// live heap that collection found, so that live × percent/100 ≥ headroom.
+// (The same idea as Uber's GOGC tuner.)
+//
+// Nor does it let the heap grow by less than the collector has to scan
+// (the heap's objects that hold pointers, the stacks and the globals):
+// what a collection costs is that scan, so growing by at least as much
+// keeps the collector's work per allocated byte within what Go's default
+// allows a heap made of pointers. Unlike Go's default, that floor does not
+// count what holds no pointers: the compact role data (internal/docstore,
+// 18 MiB at 100k users) is a few pointer-free slices that a collection
+// marks without reading, and doubling the heap for it would only hold
+// memory.
 package gctune
 
 import (
@@ -24,25 +33,26 @@ import (
 )
 
 const (
-	// MinPercent is Go's default GOGC: headroom never makes collection
-	// more frequent than that.
-	MinPercent = 100
+	// MinPercent is the least percentage set, whatever the heap.
+	MinPercent = 10
 	// MaxPercent bounds the percentage whatever the headroom.
 	MaxPercent = 10000
 	// minHeap is the runtime's minimum heap goal at GOGC=100.
 	minHeap = 4 << 20
 )
 
-// Percent is the GOGC percentage that lets a heap of live bytes grow by at
-// least headroom bytes before the next collection, within [MinPercent,
+// Percent is the GOGC percentage that lets a heap of live bytes, scan of
+// them scannable (see Scannable), grow by at least headroom bytes and at
+// least scan bytes before the next collection, within [MinPercent,
 // MaxPercent].
 //
 // A live heap under 4 MiB counts as 4 MiB: the runtime never lets the heap
 // goal fall below 4 MiB × percent/100, so a larger percentage for a
 // smaller heap would raise the goal past live + headroom.
-func Percent(live, headroom uint64) int {
+func Percent(live, scan, headroom uint64) int {
 	live = max(live, minHeap)
-	p := (headroom*100 + live - 1) / live // ceil(headroom*100/live)
+	grow := max(headroom, scan)
+	p := (grow*100 + live - 1) / live // ceil(grow*100/live)
 	switch {
 	case p < MinPercent:
 		return MinPercent
@@ -54,6 +64,10 @@ func Percent(live, headroom uint64) int {
 
 // LiveHeap is the heap the last collection found reachable, in bytes.
 func LiveHeap() uint64 { return runtimeMetric("/gc/heap/live:bytes") }
+
+// Scannable is what a collection reads, in bytes: the heap's objects that
+// may hold pointers, the stacks and the globals.
+func Scannable() uint64 { return runtimeMetric("/gc/scan/total:bytes") }
 
 // Cycles is the number of collections so far.
 func Cycles() uint64 { return runtimeMetric("/gc/cycles/total:gc-cycles") }
@@ -76,6 +90,7 @@ type Tuner struct {
 	memLimit int64 // the soft memory limit Tune sets (0: none)
 	percent  atomic.Int64
 	live     atomic.Uint64
+	scan     atomic.Uint64
 	cycles   atomic.Uint64
 
 	mu             sync.Mutex // guards what follows
@@ -163,9 +178,10 @@ func (t *Tuner) arm() {
 }
 
 func (t *Tuner) adjust() {
-	live := LiveHeap()
+	live, scan := LiveHeap(), Scannable()
 	t.live.Store(live)
-	p := Percent(live, t.headroom)
+	t.scan.Store(scan)
+	p := Percent(live, scan, t.headroom)
 	if int64(p) != t.percent.Load() {
 		t.percent.Store(int64(p))
 		debug.SetGCPercent(p)
@@ -215,6 +231,7 @@ type State struct {
 	HeadroomBytes uint64 `json:"headroom_bytes"`
 	Percent       int    `json:"percent,omitempty"`            // the GOGC percentage set last
 	LiveHeapBytes uint64 `json:"live_heap_bytes,omitempty"`    // found by the last collection
+	ScanBytes     uint64 `json:"scan_bytes,omitempty"`         // what a collection reads (Scannable), then
 	Collections   uint64 `json:"collections_tuned"`            // collections since Tune
 	MemoryLimit   int64  `json:"memory_limit_bytes,omitempty"` // the soft limit set from the container's (once tuning)
 	Skipped       string `json:"skipped,omitempty"`            // why it leaves the collector alone
@@ -233,6 +250,7 @@ func (t *Tuner) State() State {
 		HeadroomBytes: t.headroom,
 		Percent:       int(t.percent.Load()),
 		LiveHeapBytes: t.live.Load(),
+		ScanBytes:     t.scan.Load(),
 		Collections:   t.cycles.Load(),
 		MemoryLimit:   limit,
 		Skipped:       t.skipped,

@@ -15,21 +15,28 @@ const mib = 1 << 20
 
 func TestPercent(t *testing.T) {
 	for _, c := range []struct {
-		live, headroom uint64
-		want           int
+		live, scan, headroom uint64
+		want                 int
 	}{
-		{live: 16 * mib, headroom: 64 * mib, want: 400},
-		{live: 20 * mib, headroom: 64 * mib, want: 320},
-		{live: 21 * mib, headroom: 64 * mib, want: 305}, // rounded up: at least the headroom
-		{live: 64 * mib, headroom: 64 * mib, want: 100},
-		{live: 200 * mib, headroom: 64 * mib, want: gctune.MinPercent}, // never below Go's default
-		{live: 1, headroom: 64 * mib, want: 1600},                      // counted as 4 MiB: the runtime's minimum goal
-		{live: 0, headroom: 64 * mib, want: 1600},
-		{live: 4 * mib, headroom: 1 << 40, want: gctune.MaxPercent},
-		{live: 16 * mib, headroom: 0, want: gctune.MinPercent},
+		{live: 16 * mib, scan: 8 * mib, headroom: 64 * mib, want: 400},
+		{live: 20 * mib, scan: 8 * mib, headroom: 64 * mib, want: 320},
+		{live: 21 * mib, scan: 8 * mib, headroom: 64 * mib, want: 305}, // rounded up: at least the headroom
+		{live: 64 * mib, scan: 64 * mib, headroom: 64 * mib, want: 100},
+		// A heap of pointers grows by what a collection scans: Go's default.
+		{live: 200 * mib, scan: 200 * mib, headroom: 64 * mib, want: 100},
+		{live: 200 * mib, scan: 150 * mib, headroom: 64 * mib, want: 75},
+		// Pointer-free bulk (the compact role data) is not scanned: the
+		// heap grows by the headroom, not by as much again.
+		{live: 28 * mib, scan: 9 * mib, headroom: 16 * mib, want: 58},
+		{live: 28 * mib, scan: 20 * mib, headroom: 16 * mib, want: 72}, // by the scan, above the headroom
+		{live: 1 << 40, scan: 1 * mib, headroom: 16 * mib, want: gctune.MinPercent},
+		{live: 1, scan: 0, headroom: 64 * mib, want: 1600}, // counted as 4 MiB: the runtime's minimum goal
+		{live: 0, scan: 0, headroom: 64 * mib, want: 1600},
+		{live: 4 * mib, scan: 1 * mib, headroom: 1 << 40, want: gctune.MaxPercent},
+		{live: 16 * mib, scan: 16 * mib, headroom: 0, want: 100},
 	} {
-		if got := gctune.Percent(c.live, c.headroom); got != c.want {
-			t.Errorf("Percent(%d, %d) = %d, want %d", c.live, c.headroom, got, c.want)
+		if got := gctune.Percent(c.live, c.scan, c.headroom); got != c.want {
+			t.Errorf("Percent(%d, %d, %d) = %d, want %d", c.live, c.scan, c.headroom, got, c.want)
 		}
 	}
 }
@@ -82,7 +89,7 @@ func TestTunerFollowsTheLiveHeap(t *testing.T) {
 		if st.LiveHeapBytes < uint64(len(keep))*16*mib {
 			t.Fatalf("step %d: live heap %d bytes, want at least the %d MiB this test holds", step, st.LiveHeapBytes, len(keep)*16)
 		}
-		if want := gctune.Percent(st.LiveHeapBytes, 256*mib); st.Percent != want {
+		if want := gctune.Percent(st.LiveHeapBytes, st.ScanBytes, 256*mib); st.Percent != want {
 			t.Fatalf("step %d: percent %d, want %d for a live heap of %d bytes", step, st.Percent, want, st.LiveHeapBytes)
 		}
 		if got := gcPercent(); got != st.Percent {
@@ -201,11 +208,11 @@ func TestDeferHoldsTheCollectorOff(t *testing.T) {
 	if n := numGC() - cycles; n != 0 {
 		t.Errorf("%d collections ran under the budget while deferred, want none", n)
 	}
-	keep := make([]byte, 96*mib) // live: the percentage for it is 100
+	keep := make([]byte, 96*mib) // live, pointer-free: the percentage for it is about 64
 	runtime.GC()                 // as the sidecar collects before resume
 	resume()
 	runtime.KeepAlive(keep)
-	if p, want := gcPercent(), gctune.Percent(gctune.LiveHeap(), 64*mib); p != want || p > 170 {
+	if p, want := gcPercent(), gctune.Percent(gctune.LiveHeap(), gctune.Scannable(), 64*mib); p != want || p > 70 {
 		t.Errorf("percentage after resume = %d, want %d: tuned from the live heap of about 100 MiB", p, want)
 	}
 	if l := debug.SetMemoryLimit(-1); l != 1<<40 {
