@@ -107,6 +107,40 @@ func TestTunerFollowsTheLiveHeap(t *testing.T) {
 	runtime.KeepAlive(keep)
 }
 
+// TestTunerFloorIsTheScan holds a heap of pointer-free bytes and a smaller
+// one of pointers, with a headroom below both: the percentage lets the heap
+// grow by what a collection scans (the pointers), not by the whole live
+// heap as Go's default would, nor by the small headroom alone.
+func TestTunerFloorIsTheScan(t *testing.T) {
+	setGC(t, 123, -1)
+	tu := gctune.Start(1*mib, env(nil), 0)
+	t.Cleanup(tu.Stop)
+	bulk := make([]byte, 64*mib)     // pointer-free: marked, never read
+	pointers := make([]*byte, 4*mib) // 32 MiB a collection reads
+	before := tu.State().Collections
+	for i := 0; i < 100 && tu.State().Collections == before; i++ {
+		runtime.GC()
+		runtime.Gosched()
+	}
+	st := tu.State()
+	if st.Collections == before {
+		t.Fatal("the tuner saw no collection")
+	}
+	if st.ScanBytes < 32*mib || st.ScanBytes > st.LiveHeapBytes/2 {
+		t.Fatalf("scan %d bytes of a live heap of %d: want the 32 MiB of pointers and not the 64 MiB of bytes", st.ScanBytes, st.LiveHeapBytes)
+	}
+	if want := gctune.Percent(st.LiveHeapBytes, st.ScanBytes, 1*mib); st.Percent != want {
+		t.Fatalf("percent %d, want %d", st.Percent, want)
+	}
+	// About 100 × 32/96: above what the 1 MiB headroom needs, below
+	// Go's default.
+	if st.Percent < 25 || st.Percent >= 100 {
+		t.Errorf("percent %d for a live heap of %d bytes, %d of them scanned: want the heap to grow by the scan", st.Percent, st.LiveHeapBytes, st.ScanBytes)
+	}
+	runtime.KeepAlive(bulk)
+	runtime.KeepAlive(pointers)
+}
+
 func TestTunerLeavesExplicitSettingsAlone(t *testing.T) {
 	setGC(t, 123, -1)
 	for _, c := range []struct {
