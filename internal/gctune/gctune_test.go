@@ -64,6 +64,23 @@ func gcPercent() int {
 	return p
 }
 
+// collectTuned collects until the tuner has adjusted after a collection
+// and returns its state. The finalizer runs after a collection, on its own
+// goroutine: bounded, with no timing assertion.
+func collectTuned(t *testing.T, tu *gctune.Tuner) gctune.State {
+	t.Helper()
+	before := tu.State().Collections
+	for i := 0; i < 100 && tu.State().Collections == before; i++ {
+		runtime.GC()
+		runtime.Gosched()
+	}
+	st := tu.State()
+	if st.Collections == before {
+		t.Fatal("the tuner saw no collection")
+	}
+	return st
+}
+
 // TestTunerFollowsTheLiveHeap grows the live heap and checks that the
 // percentage follows it collection by collection, then that Stop restores
 // the percentage it found.
@@ -75,17 +92,7 @@ func TestTunerFollowsTheLiveHeap(t *testing.T) {
 	var seen []int
 	for step := range 4 {
 		keep = append(keep, make([]byte, 16*mib)) // the live heap grows by 16 MiB a step
-		before := tu.State().Collections
-		// The finalizer runs after a collection, on its own goroutine:
-		// collect until it has run (bounded; no timing assertion).
-		for i := 0; i < 100 && tu.State().Collections == before; i++ {
-			runtime.GC()
-			runtime.Gosched()
-		}
-		st := tu.State()
-		if st.Collections == before {
-			t.Fatalf("step %d: the tuner saw no collection", step)
-		}
+		st := collectTuned(t, tu)
 		if st.LiveHeapBytes < uint64(len(keep))*16*mib {
 			t.Fatalf("step %d: live heap %d bytes, want at least the %d MiB this test holds", step, st.LiveHeapBytes, len(keep)*16)
 		}
@@ -117,15 +124,7 @@ func TestTunerFloorIsTheScan(t *testing.T) {
 	t.Cleanup(tu.Stop)
 	bulk := make([]byte, 64*mib)     // pointer-free: marked, never read
 	pointers := make([]*byte, 4*mib) // 32 MiB a collection reads
-	before := tu.State().Collections
-	for i := 0; i < 100 && tu.State().Collections == before; i++ {
-		runtime.GC()
-		runtime.Gosched()
-	}
-	st := tu.State()
-	if st.Collections == before {
-		t.Fatal("the tuner saw no collection")
-	}
+	st := collectTuned(t, tu)
 	if st.ScanBytes < 32*mib || st.ScanBytes > st.LiveHeapBytes/2 {
 		t.Fatalf("scan %d bytes of a live heap of %d: want the 32 MiB of pointers and not the 64 MiB of bytes", st.ScanBytes, st.LiveHeapBytes)
 	}
