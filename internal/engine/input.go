@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -96,7 +97,24 @@ type inputBuf struct {
 	subject  [2]*shape // [0]: no properties, [1]: with properties; made on first use
 	resource [2]*shape
 	action   [2]*shape
+	// The objects of the request's own (properties and context), by the
+	// keys they have: one cache each, so that no shape is in one input
+	// twice.
+	subjectProps, resourceProps, actionProps, context shapes
 }
+
+// shapes holds the objects made for the key sets a buffer has seen (the
+// first maxShapes of them; an object of any other keys is made afresh).
+type shapes struct {
+	names [][]string // names[i]: shape i's keys, sorted
+	made  []*shape
+	keys  []string // scratch: the keys of the object being filled
+}
+
+// maxShapes bounds a buffer's shapes per cache: requests of one
+// application have a few key sets each, and an input of keys chosen by the
+// caller must not grow a pooled buffer without end.
+const maxShapes = 8
 
 // shape is an object with fixed keys whose values are reused terms.
 type shape struct {
@@ -124,6 +142,12 @@ func (s *shape) set(vals ...ast.Value) *ast.Term {
 	for i, v := range vals {
 		s.vals[i].Value = v
 	}
+	return s.rehash()
+}
+
+// rehash makes the object's hash that of its members' new values, and
+// returns its term.
+func (s *shape) rehash() *ast.Term {
 	// Inserting a member's own term again makes the object recompute its
 	// hash from all its members (and leaves groundness, counted per
 	// member, as it was: every input value is ground).
@@ -148,11 +172,11 @@ func shapeOf(s **shape, keys ...*ast.Term) *shape {
 
 // fill makes b the input document of r.
 func (b *inputBuf) fill(r Request) (*ast.Term, error) {
-	subject, err := b.entity(&b.subject, r.Subject)
+	subject, err := b.entity(&b.subject, &b.subjectProps, r.Subject)
 	if err != nil {
 		return nil, fmt.Errorf("subject.properties: %w", err)
 	}
-	resource, err := b.entity(&b.resource, r.Resource)
+	resource, err := b.entity(&b.resource, &b.resourceProps, r.Resource)
 	if err != nil {
 		return nil, fmt.Errorf("resource.properties: %w", err)
 	}
@@ -160,7 +184,7 @@ func (b *inputBuf) fill(r Request) (*ast.Term, error) {
 	if r.ActionProperties == nil {
 		action = shapeOf(&b.action[0], nameKey).set(ast.String(r.Action))
 	} else {
-		v, err := toAST(r.ActionProperties)
+		v, err := b.actionProps.object(r.ActionProperties)
 		if err != nil {
 			return nil, fmt.Errorf("action.properties: %w", err)
 		}
@@ -168,20 +192,71 @@ func (b *inputBuf) fill(r Request) (*ast.Term, error) {
 	}
 	ctxVal := emptyObject
 	if r.Context != nil {
-		if ctxVal, err = toAST(r.Context); err != nil {
+		if ctxVal, err = b.context.object(r.Context); err != nil {
 			return nil, fmt.Errorf("context: %w", err)
 		}
 	}
 	return b.root.set(subject.Value, action.Value, resource.Value, ctxVal), nil
 }
 
-func (b *inputBuf) entity(shapes *[2]*shape, e Entity) (*ast.Term, error) {
+func (b *inputBuf) entity(shapes *[2]*shape, props *shapes, e Entity) (*ast.Term, error) {
 	if e.Properties == nil {
 		return shapeOf(&shapes[0], typeKey, idKey).set(ast.String(e.Type), ast.String(e.ID)), nil
 	}
-	v, err := toAST(e.Properties)
+	v, err := props.object(e.Properties)
 	if err != nil {
 		return nil, err
 	}
 	return shapeOf(&shapes[1], typeKey, idKey, propertiesKey).set(ast.String(e.Type), ast.String(e.ID), v), nil
+}
+
+// object is m as an OPA object, toAST's value: the cached shape of m's keys
+// refilled when there is one (its members' values made afresh, the keys
+// and the object reused), else a new object. An empty m is the shared
+// empty object.
+func (c *shapes) object(m map[string]any) (ast.Value, error) {
+	if len(m) == 0 {
+		return emptyObject, nil
+	}
+	names := c.keys[:0]
+	for k := range m {
+		names = append(names, k)
+	}
+	slices.Sort(names) // an OPA object's order: its keys' (ast.Compare of strings is Go's)
+	c.keys = names
+	s := c.shape(names)
+	if s == nil {
+		return toAST(m)
+	}
+	for i, k := range names {
+		v, err := toAST(m[k])
+		if err != nil {
+			return nil, err
+		}
+		s.vals[i].Value = v
+	}
+	clear(names)
+	return s.rehash().Value, nil
+}
+
+// shape is the cached shape of these keys, made when there is room; nil
+// when there is none.
+func (c *shapes) shape(names []string) *shape {
+	for i, have := range c.names {
+		if slices.Equal(have, names) {
+			return c.made[i]
+		}
+	}
+	if len(c.made) == maxShapes {
+		return nil
+	}
+	own := make([]string, len(names))
+	keys := make([]*ast.Term, len(own))
+	for i, k := range names {
+		own[i] = strings.Clone(k) // the request's memory stays the request's
+		keys[i] = ast.StringTerm(own[i])
+	}
+	s := newShape(keys...)
+	c.names, c.made = append(c.names, own), append(c.made, s)
+	return s
 }

@@ -79,7 +79,16 @@ func TestInputBufMatchesInput(t *testing.T) {
 		{Subject: Entity{Type: "user", ID: "dave"}, Action: "document.share", ActionProperties: props(`{"level":"edit","to":["x","y"]}`), Resource: Entity{Type: "document", ID: "d2", Properties: props(`{}`)}},
 		{Subject: Entity{Type: "service", ID: "ci"}, Action: "document.view", Resource: Entity{Type: "document", ID: "d3", Properties: props(`{"collaborators":{"ci":"view"},"approvers":[null,true,"ci"]}`)}, Context: props(`{}`)},
 		{Subject: Entity{Type: "user", ID: "alice"}, Action: "document.view", Resource: Entity{Type: "document", ID: "d1", Properties: props(`{"account":"a1","workspace":"w1","owner":"bob"}`)}},
+		// The same keys in the subject's, the resource's and the action's
+		// properties and the context: each its own object.
+		{Subject: Entity{Type: "user", ID: "erin", Properties: props(`{"account":"s","owner":"x"}`)}, Action: "document.view", ActionProperties: props(`{"owner":"z","account":"a"}`), Resource: Entity{Type: "document", ID: "d4", Properties: props(`{"owner":"y","account":"r"}`)}, Context: props(`{"account":"c","owner":"w"}`)},
 	}
+	// More key sets than a buffer keeps shapes for (maxShapes), then the
+	// first ones again: the rest are made afresh, the kept ones refilled.
+	for i := range maxShapes + 3 {
+		reqs = append(reqs, Request{Subject: Entity{Type: "user", ID: "frank"}, Action: "document.view", Resource: Entity{Type: "document", ID: "d5", Properties: props(fmt.Sprintf(`{"account":"a%d","k%d":{"n":%d},"z":[%d]}`, i, i, i, i))}})
+	}
+	reqs = append(reqs, reqs[:3]...)
 	buf := newInputBuf()
 	for round := range 3 {
 		for i, r := range reqs {
