@@ -59,6 +59,9 @@ type function struct {
 	// dataOnly: a memo function that reads data but not input (an index
 	// over the role data, say): WithData computes it once for its data.
 	dataOnly bool
+	// pure: a function of arguments that reads neither input nor data, and
+	// its values by argument, shared by every evaluation (see pure.go).
+	pure *pureValues
 }
 
 // callee is what a CallStmt calls: a planned function or a built-in.
@@ -148,6 +151,9 @@ func (p *Program) foldConstants() {
 	input := p.reading(ir.Input)
 	data := p.reading(ir.Data)
 	for _, fn := range p.funcs {
+		if !fn.memo && len(fn.params) > 2 && !input[fn.index] && !data[fn.index] {
+			fn.pure = &pureValues{}
+		}
 		if !fn.memo || input[fn.index] {
 			continue
 		}
@@ -749,6 +755,20 @@ func (st *state) callFunc(f []*ast.Term, fn *function, args []operand) (*ast.Ter
 			return nil, err
 		}
 	}
+	var pureArgs [4]*ast.Term
+	var pureHash uint64
+	keep := false
+	if fn.pure != nil && !st.folding && len(args)-2 <= len(pureArgs) {
+		as := pureArgs[:len(args)-2]
+		for i, a := range args[2:] {
+			as[i] = a.get(f)
+		}
+		if pureHash, keep = pureKey(as); keep {
+			if v, ok := fn.pure.get(pureHash, as); ok {
+				return v, nil
+			}
+		}
+	}
 	mark := len(st.dirty)
 	g := st.alloc(fn.nlocals)
 	for i, a := range args {
@@ -779,6 +799,9 @@ func (st *state) callFunc(f []*ast.Term, fn *function, args []operand) (*ast.Ter
 	if fn.memo {
 		st.memo[fn.index] = memoEntry{set: true, value: out}
 		st.touched = append(st.touched, fn.index)
+	}
+	if keep {
+		fn.pure.put(pureHash, pureArgs[:len(args)-2], out)
 	}
 	return out, nil
 }
