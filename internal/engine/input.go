@@ -8,6 +8,8 @@ import (
 	"sync"
 
 	"github.com/open-policy-agent/opa/v1/ast"
+
+	"github.com/pdp-sidecar/pdp/internal/vm"
 )
 
 // input builds the policy input as an AST value directly, skipping the
@@ -15,11 +17,11 @@ import (
 // document of its own, not pooled (the vm's is, see inputBuf), for OPA's
 // evaluator and the other queries, which may keep it as long as they like.
 func (r Request) input() (ast.Value, error) {
-	t, err := newInputBuf().fill(r)
-	if err != nil {
+	b := newInputBuf()
+	if _, err := b.fill(r); err != nil {
 		return nil, err
 	}
-	return t.Value, nil
+	return b.root.AST().Value, nil
 }
 
 var (
@@ -76,31 +78,34 @@ func toAST(x any) (ast.Value, error) {
 	return ast.InterfaceToValue(x)
 }
 
-// inputBuf is an input document whose objects and terms are reused from one
-// evaluation to the next (through inputPool): building the input's four or
-// five small objects, each an OPA object with a Go map of its own, was two
-// fifths of the bytes a decision allocated, and a sixth of its time.
-//
-// fill writes each member's new value into the term the object already
-// holds for it, then re-inserts that term, leaves first, so that every
-// object's hash and groundness are recomputed from its members as
-// NewObject computes them (TestInputBufMatchesInput holds refilled
-// documents to ones built with NewObject alone).
+// inputBuf is an input document reused from one evaluation to the next
+// (through inputPool), held as the vm reads it fastest: the request's
+// subject, action and resource and the document around them are records
+// (vm.Record: a few fixed keys, found by comparing strings, and no hash to
+// keep), whose values are terms the buffer refills. Properties and
+// context, objects of keys the caller chooses, are OPA objects, refilled
+// in place when their keys are those of an earlier request (shapes).
+// Building the input's small objects afresh was two fifths of the bytes a
+// decision allocated; refilling them as OPA objects, whose hashes must be
+// recomputed, and looking keys up in them by hash, about a tenth of its
+// time.
 //
 // Only the vm reads a pooled buffer, and only during one evaluation: the
 // engine turns the result into Go values (verdict) before the buffer goes
 // back to the pool, and the vm keeps nothing of an input after Eval (its
 // memoised rules are cleared for each evaluation; what it folds at snapshot
-// build reads data alone).
+// build reads data alone). Request.input gives OPA's evaluator the AST of
+// a buffer of its own (vm.Record.AST), which TestInputBufMatchesInput
+// holds to a document built with NewObject alone.
 type inputBuf struct {
-	root     *shape
-	subject  [2]*shape // [0]: no properties, [1]: with properties; made on first use
-	resource [2]*shape
-	action   [2]*shape
-	// The objects of the request's own (properties and context), by the
-	// keys they have: one cache each, so that no shape is in one input
-	// twice.
-	subjectProps, resourceProps, actionProps, context shapes
+	root                        *vm.Record
+	subject, action, resource   *vm.Record
+	rootTerm                    *ast.Term
+	subjectType, subjectID      *ast.Term
+	actionName                  *ast.Term
+	resourceType, resourceID    *ast.Term
+	subjectProps, resourceProps shapes // one cache each, so that no shape is in one input twice
+	actionProps, context        shapes
 }
 
 // shapes holds the objects made for the key sets a buffer has seen (the
@@ -116,7 +121,7 @@ type shapes struct {
 // caller must not grow a pooled buffer without end.
 const maxShapes = 8
 
-// shape is an object with fixed keys whose values are reused terms.
+// shape is an OPA object with fixed keys whose values are reused terms.
 type shape struct {
 	obj  ast.Object
 	term *ast.Term
@@ -136,15 +141,6 @@ func newShape(keys ...*ast.Term) *shape {
 	return s
 }
 
-// set gives the shape's members these values (one per key) and returns
-// its term.
-func (s *shape) set(vals ...ast.Value) *ast.Term {
-	for i, v := range vals {
-		s.vals[i].Value = v
-	}
-	return s.rehash()
-}
-
 // rehash makes the object's hash that of its members' new values, and
 // returns its term.
 func (s *shape) rehash() *ast.Term {
@@ -158,65 +154,80 @@ func (s *shape) rehash() *ast.Term {
 var inputPool = sync.Pool{New: func() any { return newInputBuf() }}
 
 func newInputBuf() *inputBuf {
-	return &inputBuf{root: newShape(subjectKey, actionKey, resourceKey, contextKey)}
+	b := &inputBuf{
+		root:     vm.NewRecord("subject", "action", "resource", "context"),
+		subject:  vm.NewRecord("type", "id", "properties"),
+		action:   vm.NewRecord("name", "properties"),
+		resource: vm.NewRecord("type", "id", "properties"),
+	}
+	b.rootTerm = ast.NewTerm(b.root)
+	b.root.Set("subject", ast.NewTerm(b.subject))
+	b.root.Set("action", ast.NewTerm(b.action))
+	b.root.Set("resource", ast.NewTerm(b.resource))
+	for _, t := range []struct {
+		r    *vm.Record
+		key  string
+		term **ast.Term
+	}{
+		{b.subject, "type", &b.subjectType}, {b.subject, "id", &b.subjectID},
+		{b.action, "name", &b.actionName},
+		{b.resource, "type", &b.resourceType}, {b.resource, "id", &b.resourceID},
+	} {
+		*t.term = ast.NewTerm(ast.String(""))
+		t.r.Set(t.key, *t.term)
+	}
+	return b
 }
 
-// shapeOf returns *s, made with keys on first use (a fresh buffer, as
-// Request.input uses, makes only the shapes of its one request).
-func shapeOf(s **shape, keys ...*ast.Term) *shape {
-	if *s == nil {
-		*s = newShape(keys...)
-	}
-	return *s
-}
+// emptyObjectTerm is every input's context when the request has none.
+var emptyObjectTerm = ast.NewTerm(emptyObject)
 
 // fill makes b the input document of r.
 func (b *inputBuf) fill(r Request) (*ast.Term, error) {
-	subject, err := b.entity(&b.subject, &b.subjectProps, r.Subject)
-	if err != nil {
-		return nil, fmt.Errorf("subject.properties: %w", err)
-	}
-	resource, err := b.entity(&b.resource, &b.resourceProps, r.Resource)
-	if err != nil {
-		return nil, fmt.Errorf("resource.properties: %w", err)
-	}
-	var action *ast.Term
-	if r.ActionProperties == nil {
-		action = shapeOf(&b.action[0], nameKey).set(ast.String(r.Action))
-	} else {
-		v, err := b.actionProps.object(r.ActionProperties)
-		if err != nil {
-			return nil, fmt.Errorf("action.properties: %w", err)
+	b.subjectType.Value, b.subjectID.Value = ast.String(r.Subject.Type), ast.String(r.Subject.ID)
+	b.actionName.Value = ast.String(r.Action)
+	b.resourceType.Value, b.resourceID.Value = ast.String(r.Resource.Type), ast.String(r.Resource.ID)
+	for _, p := range []struct {
+		props map[string]any
+		cache *shapes
+		r     *vm.Record
+		what  string
+	}{
+		{r.Subject.Properties, &b.subjectProps, b.subject, "subject.properties"},
+		{r.ActionProperties, &b.actionProps, b.action, "action.properties"},
+		{r.Resource.Properties, &b.resourceProps, b.resource, "resource.properties"},
+	} {
+		var t *ast.Term
+		if p.props != nil {
+			var err error
+			if t, err = p.cache.object(p.props); err != nil {
+				return nil, fmt.Errorf("%s: %w", p.what, err)
+			}
 		}
-		action = shapeOf(&b.action[1], nameKey, propertiesKey).set(ast.String(r.Action), v)
+		p.r.Set("properties", t)
 	}
-	ctxVal := emptyObject
+	ctx := emptyObjectTerm
 	if r.Context != nil {
-		if ctxVal, err = b.context.object(r.Context); err != nil {
+		var err error
+		if ctx, err = b.context.object(r.Context); err != nil {
 			return nil, fmt.Errorf("context: %w", err)
 		}
 	}
-	return b.root.set(subject.Value, action.Value, resource.Value, ctxVal), nil
+	b.root.Set("context", ctx)
+	b.root.Reset()
+	b.subject.Reset()
+	b.action.Reset()
+	b.resource.Reset()
+	return b.rootTerm, nil
 }
 
-func (b *inputBuf) entity(shapes *[2]*shape, props *shapes, e Entity) (*ast.Term, error) {
-	if e.Properties == nil {
-		return shapeOf(&shapes[0], typeKey, idKey).set(ast.String(e.Type), ast.String(e.ID)), nil
-	}
-	v, err := props.object(e.Properties)
-	if err != nil {
-		return nil, err
-	}
-	return shapeOf(&shapes[1], typeKey, idKey, propertiesKey).set(ast.String(e.Type), ast.String(e.ID), v), nil
-}
-
-// object is m as an OPA object, toAST's value: the cached shape of m's keys
-// refilled when there is one (its members' values made afresh, the keys
-// and the object reused), else a new object. An empty m is the shared
-// empty object.
-func (c *shapes) object(m map[string]any) (ast.Value, error) {
+// object is m as an OPA object, toAST's value, in a term: the cached
+// shape of m's keys refilled when there is one (its members' values made
+// afresh, the keys, the object and its term reused), else a new object. An
+// empty m is the shared empty object.
+func (c *shapes) object(m map[string]any) (*ast.Term, error) {
 	if len(m) == 0 {
-		return emptyObject, nil
+		return emptyObjectTerm, nil
 	}
 	names := c.keys[:0]
 	for k := range m {
@@ -226,7 +237,11 @@ func (c *shapes) object(m map[string]any) (ast.Value, error) {
 	c.keys = names
 	s := c.shape(names)
 	if s == nil {
-		return toAST(m)
+		v, err := toAST(m)
+		if err != nil {
+			return nil, err
+		}
+		return ast.NewTerm(v), nil
 	}
 	for i, k := range names {
 		v, err := toAST(m[k])
@@ -236,7 +251,7 @@ func (c *shapes) object(m map[string]any) (ast.Value, error) {
 		s.vals[i].Value = v
 	}
 	clear(names)
-	return s.rehash().Value, nil
+	return s.rehash(), nil
 }
 
 // shape is the cached shape of these keys, made when there is room; nil

@@ -149,9 +149,14 @@ func (p *Program) compileStmt(s ir.Stmt) instr {
 				return 0, nil
 			}
 			var v *ast.Term
-			if sv, ok := src.Value.(*view); ok {
+			switch sv := src.Value.(type) {
+			case *Record:
+				if k, ok := key.Value.(ast.String); ok {
+					v = sv.get(string(k))
+				}
+			case *view:
 				v = st.dotView(sv, solid(key))
-			} else {
+			default:
 				v = dot(src, solid(key))
 			}
 			if v == nil {

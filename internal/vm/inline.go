@@ -1,6 +1,8 @@
 package vm
 
 import (
+	"slices"
+
 	"github.com/open-policy-agent/opa/v1/ast"
 
 	"github.com/pdp-sidecar/pdp/internal/docstore"
@@ -31,6 +33,8 @@ var inline = map[string]func(a []*ast.Term) (v *ast.Term, ok bool){
 		switch v := a[0].Value.(type) {
 		case *view:
 			return ast.InternedTerm(v.s.Len(v.r)), true
+		case *Record:
+			return ast.InternedTerm(v.len()), true
 		case *ast.Array:
 			return ast.InternedTerm(v.Len()), true
 		case ast.Object:
@@ -45,6 +49,8 @@ var inline = map[string]func(a []*ast.Term) (v *ast.Term, ok bool){
 		switch c := a[1].Value.(type) {
 		case *view:
 			return ast.InternedTerm(viewMember(x, c)), true
+		case *Record:
+			return ast.InternedTerm(slices.ContainsFunc(c.vals, func(v *ast.Term) bool { return v != nil && x.Equal(solid(v)) })), true
 		case ast.Set:
 			return ast.InternedTerm(c.Contains(x)), true
 		case *ast.Array:

@@ -46,8 +46,11 @@ func (v *view) StringLength() int                    { return v.value().StringLe
 // solid is t with a view's AST built.
 func solid(t *ast.Term) *ast.Term {
 	if t != nil {
-		if v, ok := t.Value.(*view); ok {
+		switch v := t.Value.(type) {
+		case *view:
 			return v.s.Term(v.r)
+		case *Record:
+			return v.ast()
 		}
 	}
 	return t
@@ -56,17 +59,21 @@ func solid(t *ast.Term) *ast.Term {
 // solidAll makes every view of args solid.
 func solidAll(args []*ast.Term) {
 	for i, a := range args {
-		if _, ok := a.Value.(*view); ok {
+		switch a.Value.(type) {
+		case *view, *Record:
 			args[i] = solid(a)
 		}
 	}
 }
 
-// kindOf is t's kind when it is a view.
+// kindOf is t's kind when it is a view (or a record, an object).
 func kindOf(t *ast.Term) (docstore.Kind, bool) {
 	if t != nil {
-		if v, ok := t.Value.(*view); ok {
+		switch v := t.Value.(type) {
+		case *view:
 			return v.s.Kind(v.r), true
+		case *Record:
+			return docstore.Object, true
 		}
 	}
 	return 0, false

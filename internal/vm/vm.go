@@ -4,7 +4,10 @@
 // values OPA's own evaluator uses, with OPA's own built-in functions, so a
 // decision is a walk over a few hundred statements instead of OPA's
 // general top-down search. Rules that take only input and data are
-// memoised per evaluation, as OPA's Wasm runtime does.
+// memoised per evaluation, as OPA's Wasm runtime does. Besides OPA's values
+// it reads two of its own: views of role data held compact (view.go) and
+// records, the input's objects of fixed keys (record.go); their AST is
+// built wherever OPA's own code would meet them.
 //
 // Compile refuses a plan it cannot run exactly as OPA would (a `with`
 // statement, a dynamic call, a built-in that needs the clock, randomness,
@@ -635,6 +638,12 @@ func (st *state) scan(f []*ast.Term, s *scanStmt) (int, error) {
 	switch v := src.Value.(type) {
 	case *view:
 		st.scanView(i, v)
+	case *Record:
+		for j, x := range v.vals {
+			if x != nil && st.visit(i, v.terms[j], x) {
+				break
+			}
+		}
 	case *ast.Array:
 		for j := range v.Len() {
 			if st.visit(i, ast.InternedTerm(j), v.Elem(j)) {
@@ -870,6 +879,8 @@ func pathKey(src, key ast.Value) bool {
 		case *view:
 			_, ok := v.s.Get(v.r, k.String()) // false when not an object
 			return ok
+		case *Record:
+			return v.get(k.String()) != nil
 		case ast.Object:
 			return v.Get(ast.StringTerm(k.String())) != nil
 		}
@@ -892,6 +903,8 @@ func length(v ast.Value) (int, bool) {
 	switch v := v.(type) {
 	case *view:
 		return v.s.Len(v.r), true // only objects and arrays are views
+	case *Record:
+		return v.len(), true
 	case *ast.Array:
 		return v.Len(), true
 	case ast.Object:

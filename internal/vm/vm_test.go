@@ -97,9 +97,43 @@ func both(t *testing.T, c *ast.Compiler, data ast.Object, query string, inputs [
 			}
 			return outcome{}
 		}
-		out = append(out, [5]outcome{td, vm(prog, ast.NewTerm(data)), vm(bound, dataTerm), vm(prog, DataTerm(compact)), vm(boundCompact, compactTerm)})
+		o := [5]outcome{td, vm(prog, ast.NewTerm(data)), vm(bound, dataTerm), vm(prog, DataTerm(compact)), vm(boundCompact, compactTerm)}
+		// The input's objects as records (the engine's inputs): the same
+		// outcome as with the input's AST, on the compact data.
+		if input != nil {
+			savedIn := input
+			input = asRecords(input)
+			rec := vm(boundCompact, compactTerm)
+			input = savedIn
+			if !agree(rec, o[4]) && !(rec.err != nil && o[4].err != nil && rec.err.Error() == o[4].err.Error()) {
+				t.Errorf("input %s as records: %v, with its AST %v", in, rec, o[4])
+			}
+		}
+		out = append(out, o)
 	}
 	return out
+}
+
+// asRecords is t with every object of string keys a Record (nested ones
+// too), as the engine gives the vm its input.
+func asRecords(t *ast.Term) *ast.Term {
+	obj, ok := t.Value.(ast.Object)
+	if !ok {
+		return t
+	}
+	var keys []string
+	for _, k := range obj.Keys() {
+		s, ok := k.Value.(ast.String)
+		if !ok {
+			return t
+		}
+		keys = append(keys, string(s))
+	}
+	r := NewRecord(keys...)
+	for _, k := range keys {
+		r.Set(k, asRecords(obj.Get(ast.StringTerm(k))))
+	}
+	return ast.NewTerm(r)
 }
 
 // compileQuery plans and compiles query, failing the test on an error.

@@ -1,0 +1,86 @@
+package vm
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+)
+
+// TestRecord: a record's members in OPA's order, an absent member
+// (nil) absent everywhere, its AST made again after Set or Reset, and the
+// keys it refuses.
+func TestRecord(t *testing.T) {
+	r := NewRecord("type", "id", "properties")
+	id := ast.StringTerm("alice")
+	r.Set("type", ast.StringTerm("user"))
+	r.Set("id", id)
+	if got, want := r.AST().Value, ast.MustParseTerm(`{"id": "alice", "type": "user"}`).Value; ast.Compare(got, want) != 0 || got.Hash() != want.Hash() {
+		t.Fatalf("AST %v (hash %d), want %v (hash %d)", got, got.Hash(), want, want.Hash())
+	}
+	if r.get("properties") != nil || r.len() != 2 {
+		t.Fatalf("absent properties: get %v, len %d", r.get("properties"), r.len())
+	}
+	// A refilled term shows once the record is Reset.
+	id.Value = ast.String("bob")
+	r.Reset()
+	if got := r.AST().Value.(ast.Object).Get(ast.StringTerm("id")); !got.Equal(ast.StringTerm("bob")) {
+		t.Fatalf("after Reset: id %v", got)
+	}
+	inner := NewRecord("k")
+	inner.Set("k", ast.NumberTerm("1"))
+	r.Set("properties", ast.NewTerm(inner))
+	if got, want := r.String(), `{"id": "bob", "properties": {"k": 1}, "type": "user"}`; got != want {
+		t.Fatalf("String %s, want %s", got, want)
+	}
+	for _, f := range []func(){
+		func() { NewRecord("a", "b", "a") },
+		func() { r.Set("nope", ast.NullTerm()) },
+	} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Error("no panic")
+				}
+			}()
+			f()
+		}()
+	}
+}
+
+// TestRecordAbsentMember: a policy reading, counting, scanning and
+// comparing an input whose member is absent (a nil value) decides as it
+// does on the AST without that member.
+func TestRecordAbsentMember(t *testing.T) {
+	c := ast.NewCompiler()
+	c.Compile(map[string]*ast.Module{"p.rego": ast.MustParseModule(`package pdp.t
+result := {
+	"n": count(input.subject),
+	"keys": [k | some k, _ in input.subject],
+	"has": object.get(input.subject, "properties", "none"),
+	"same": input.subject == {"id": "alice", "type": "user"},
+	"props": [p | p := input.subject.properties],
+	"in": "alice" in input.subject,
+}`)})
+	if c.Failed() {
+		t.Fatal(c.Errors)
+	}
+	prog := compileQuery(t, c, "data.pdp.t.result")
+	subject := NewRecord("type", "id", "properties")
+	subject.Set("type", ast.StringTerm("user"))
+	subject.Set("id", ast.StringTerm("alice"))
+	root := NewRecord("subject")
+	root.Set("subject", ast.NewTerm(subject))
+	got, err := prog.Eval(context.Background(), time.Time{}, ast.NewTerm(root), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := prog.Eval(context.Background(), time.Time{}, ast.MustParseTerm(`{"subject": {"id": "alice", "type": "user"}}`), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.Equal(want) {
+		t.Fatalf("on records %v, on the AST %v", got, want)
+	}
+}
