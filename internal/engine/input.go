@@ -79,12 +79,13 @@ func toAST(x any) (ast.Value, error) {
 }
 
 // inputBuf is an input document reused from one evaluation to the next
-// (through inputPool), held as the vm reads it fastest: the request's
-// subject, action and resource and the document around them are records
-// (vm.Record: a few fixed keys, found by comparing strings, and no hash to
-// keep), whose values are terms the buffer refills. Properties and
-// context, objects of keys the caller chooses, are OPA objects, refilled
-// in place when their keys are those of an earlier request (shapes).
+// (through inputPool), held as the vm reads it fastest: the document, the
+// request's subject, action and resource, and their properties and context
+// are records (vm.Record: fixed keys, found by comparing strings, and no
+// hash to keep), whose values are terms the buffer refills. Properties and
+// context have keys the caller chooses: a buffer keeps a record for each
+// of the first few key sets it meets (shapes), refilled when a request has
+// the same keys again; any other object is an OPA object of its own.
 // Building the input's small objects afresh was two fifths of the bytes a
 // decision allocated; refilling them as OPA objects, whose hashes must be
 // recomputed, and looking keys up in them by hash, about a tenth of its
@@ -108,8 +109,9 @@ type inputBuf struct {
 	actionProps, context        shapes
 }
 
-// shapes holds the objects made for the key sets a buffer has seen (the
-// first maxShapes of them; an object of any other keys is made afresh).
+// shapes holds the records made for the key sets a buffer has seen (the
+// first maxShapes of them, of maxShapeKeys keys at most; an object of any
+// other keys is an OPA object made afresh).
 type shapes struct {
 	names [][]string // names[i]: shape i's keys, sorted
 	made  []*shape
@@ -118,37 +120,28 @@ type shapes struct {
 
 // maxShapes bounds a buffer's shapes per cache: requests of one
 // application have a few key sets each, and an input of keys chosen by the
-// caller must not grow a pooled buffer without end.
-const maxShapes = 8
+// caller must not grow a pooled buffer without end. maxShapeKeys bounds a
+// shape's keys: a record finds a key by comparing it with each of its own.
+const (
+	maxShapes    = 8
+	maxShapeKeys = 16
+)
 
-// shape is an OPA object with fixed keys whose values are reused terms.
+// shape is a record of fixed keys whose values are reused terms.
 type shape struct {
-	obj  ast.Object
+	rec  *vm.Record
 	term *ast.Term
-	keys []*ast.Term
-	vals []*ast.Term // vals[i] is the object's value for keys[i]
+	vals []*ast.Term // vals[i] is the value of the i-th key in sorted order
 }
 
-func newShape(keys ...*ast.Term) *shape {
-	s := &shape{keys: keys, vals: make([]*ast.Term, len(keys))}
-	kv := make([][2]*ast.Term, len(keys))
-	for i, k := range keys {
+func newShape(names []string) *shape {
+	s := &shape{rec: vm.NewRecord(names...), vals: make([]*ast.Term, len(names))}
+	for i, k := range names {
 		s.vals[i] = ast.NewTerm(emptyObject)
-		kv[i] = [2]*ast.Term{k, s.vals[i]}
+		s.rec.Set(k, s.vals[i])
 	}
-	s.obj = ast.NewObject(kv...)
-	s.term = ast.NewTerm(s.obj)
+	s.term = ast.NewTerm(s.rec)
 	return s
-}
-
-// rehash makes the object's hash that of its members' new values, and
-// returns its term.
-func (s *shape) rehash() *ast.Term {
-	// Inserting a member's own term again makes the object recompute its
-	// hash from all its members (and leaves groundness, counted per
-	// member, as it was: every input value is ground).
-	s.obj.Insert(s.keys[0], s.vals[0])
-	return s.term
 }
 
 var inputPool = sync.Pool{New: func() any { return newInputBuf() }}
@@ -221,9 +214,9 @@ func (b *inputBuf) fill(r Request) (*ast.Term, error) {
 	return b.rootTerm, nil
 }
 
-// object is m as an OPA object, toAST's value, in a term: the cached
+// object is m in a term, the value toAST gives as a record: the cached
 // shape of m's keys refilled when there is one (its members' values made
-// afresh, the keys, the object and its term reused), else a new object. An
+// afresh, the record and its terms reused), else toAST's OPA object. An
 // empty m is the shared empty object.
 func (c *shapes) object(m map[string]any) (*ast.Term, error) {
 	if len(m) == 0 {
@@ -233,7 +226,7 @@ func (c *shapes) object(m map[string]any) (*ast.Term, error) {
 	for k := range m {
 		names = append(names, k)
 	}
-	slices.Sort(names) // an OPA object's order: its keys' (ast.Compare of strings is Go's)
+	slices.Sort(names) // a record's order, and an OPA object's
 	c.keys = names
 	s := c.shape(names)
 	if s == nil {
@@ -251,7 +244,8 @@ func (c *shapes) object(m map[string]any) (*ast.Term, error) {
 		s.vals[i].Value = v
 	}
 	clear(names)
-	return s.rehash(), nil
+	s.rec.Reset()
+	return s.term, nil
 }
 
 // shape is the cached shape of these keys, made when there is room; nil
@@ -262,16 +256,14 @@ func (c *shapes) shape(names []string) *shape {
 			return c.made[i]
 		}
 	}
-	if len(c.made) == maxShapes {
+	if len(c.made) == maxShapes || len(names) > maxShapeKeys {
 		return nil
 	}
 	own := make([]string, len(names))
-	keys := make([]*ast.Term, len(own))
 	for i, k := range names {
 		own[i] = strings.Clone(k) // the request's memory stays the request's
-		keys[i] = ast.StringTerm(own[i])
 	}
-	s := newShape(keys...)
+	s := newShape(own)
 	c.names, c.made = append(c.names, own), append(c.made, s)
 	return s
 }

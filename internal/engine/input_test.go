@@ -88,6 +88,11 @@ func TestInputBufMatchesInput(t *testing.T) {
 	for i := range maxShapes + 3 {
 		reqs = append(reqs, Request{Subject: Entity{Type: "user", ID: "frank"}, Action: "document.view", Resource: Entity{Type: "document", ID: "d5", Properties: props(fmt.Sprintf(`{"account":"a%d","k%d":{"n":%d},"z":[%d]}`, i, i, i, i))}})
 	}
+	many := map[string]any{}
+	for i := range maxShapeKeys + 1 {
+		many[fmt.Sprintf("k%02d", i)] = fmt.Sprint(i)
+	}
+	reqs = append(reqs, Request{Subject: Entity{Type: "user", ID: "gina"}, Action: "document.view", Resource: Entity{Type: "document", ID: "d6", Properties: many}})
 	reqs = append(reqs, reqs[:3]...)
 	buf := newInputBuf()
 	for round := range 3 {

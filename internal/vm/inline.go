@@ -1,6 +1,7 @@
 package vm
 
 import (
+	"cmp"
 	"slices"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -44,6 +45,27 @@ var inline = map[string]func(a []*ast.Term) (v *ast.Term, ok bool){
 		}
 		return nil, false // a string's runes, or OPA's type error
 	},
+	// object.get(o, key, default) with a key that is not a path (an
+	// array): o[key], or default (topdown's builtinObjectGet), on a record
+	// too, without its AST. A path, a view (whose members the state makes)
+	// or anything but an object goes to OPA's, for its answer or error.
+	ast.ObjectGet.Name: func(a []*ast.Term) (*ast.Term, bool) {
+		if _, isPath := a[1].Value.(*ast.Array); isPath {
+			return nil, false
+		}
+		var v *ast.Term
+		switch o := a[0].Value.(type) {
+		case *Record:
+			if k, ok := a[1].Value.(ast.String); ok {
+				v = o.get(string(k))
+			}
+		case ast.Object:
+			v = o.Get(solid(a[1]))
+		default:
+			return nil, false
+		}
+		return cmp.Or(v, a[2]), true
+	},
 	ast.Member.Name: func(a []*ast.Term) (*ast.Term, bool) {
 		x := solid(a[0])
 		switch c := a[1].Value.(type) {
@@ -71,7 +93,7 @@ func compare(ok func(int) bool) func([]*ast.Term) (*ast.Term, bool) {
 
 // viewAware are the inline built-ins that take views of the data (view.go)
 // as they are; the others are given their AST.
-var viewAware = map[string]bool{ast.Count.Name: true, ast.Member.Name: true, ast.IsObject.Name: true, ast.IsArray.Name: true}
+var viewAware = map[string]bool{ast.Count.Name: true, ast.Member.Name: true, ast.IsObject.Name: true, ast.IsArray.Name: true, ast.ObjectGet.Name: true}
 
 // isContainer is isType for objects or arrays, which may be views of the
 // data (of kind k).

@@ -11,7 +11,7 @@ import (
 // values of every type (or declines, and OPA's answers).
 func TestInlineAgreesWithOPA(t *testing.T) {
 	var corpus []*ast.Term
-	for _, s := range []string{`null`, `true`, `false`, `0`, `1`, `1.0`, `-2.5`, `1e400`, `""`, `"a"`, `"é☃"`, `[]`, `[1, "a"]`, `[1.0, "a"]`, `{}`, `{"a": 1}`, `{"a": 1.0}`, `{"b": [1]}`, `set()`, `{1, "a"}`, `{1.0, "a"}`} {
+	for _, s := range []string{`null`, `true`, `false`, `0`, `1`, `1.0`, `-2.5`, `1e400`, `""`, `"a"`, `"é☃"`, `[]`, `[1, "a"]`, `[1.0, "a"]`, `{}`, `{"a": 1}`, `{"a": 1.0}`, `{"b": [1]}`, `{"1": "s", 1: "n"}`, `["a"]`, `set()`, `{1, "a"}`, `{1.0, "a"}`} {
 		corpus = append(corpus, ast.MustParseTerm(s))
 	}
 	for name, fast := range inline {
@@ -28,7 +28,13 @@ func TestInlineAgreesWithOPA(t *testing.T) {
 				continue
 			}
 			for _, b := range corpus {
-				args = append(args, []*ast.Term{a, b})
+				if n == 2 {
+					args = append(args, []*ast.Term{a, b})
+					continue
+				}
+				for _, c := range corpus[:4] {
+					args = append(args, []*ast.Term{a, b, c})
+				}
 			}
 		}
 		for _, a := range args {
