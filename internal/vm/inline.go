@@ -3,6 +3,7 @@ package vm
 import (
 	"cmp"
 	"slices"
+	"strconv"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 
@@ -66,6 +67,7 @@ var inline = map[string]func(a []*ast.Term) (v *ast.Term, ok bool){
 		}
 		return cmp.Or(v, a[2]), true
 	},
+	ast.Sprintf.Name: sprintf,
 	ast.Member.Name: func(a []*ast.Term) (*ast.Term, bool) {
 		x := solid(a[0])
 		switch c := a[1].Value.(type) {
@@ -82,6 +84,60 @@ var inline = map[string]func(a []*ast.Term) (v *ast.Term, ok bool){
 		}
 		return ast.InternedTerm(false), true
 	},
+}
+
+// sprintf is topdown's builtinSprintf for the formats reasons are made
+// of: %s, %v and %q of strings, and %%, each verb with its argument (no
+// flags, widths or indexes). It writes the text itself, where OPA's boxes
+// every argument and calls fmt.Sprintf. Anything else it declines: OPA's
+// then formats it (numbers, other values, a verb without an argument).
+func sprintf(a []*ast.Term) (*ast.Term, bool) {
+	format, ok := a[0].Value.(ast.String)
+	args, ok2 := a[1].Value.(*ast.Array)
+	if !ok || !ok2 {
+		return nil, false
+	}
+	f := string(format)
+	size := len(f)
+	for i := range args.Len() {
+		s, ok := args.Elem(i).Value.(ast.String)
+		if !ok {
+			return nil, false
+		}
+		size += len(s) + 2
+	}
+	b := make([]byte, 0, size)
+	next := 0
+	for i := 0; i < len(f); i++ {
+		if f[i] != '%' {
+			b = append(b, f[i])
+			continue
+		}
+		if i++; i == len(f) {
+			return nil, false // fmt's %!(NOVERB)
+		}
+		switch f[i] {
+		case '%':
+			b = append(b, '%')
+		case 's', 'v', 'q':
+			if next == args.Len() {
+				return nil, false // fmt's %!s(MISSING)
+			}
+			s := string(args.Elem(next).Value.(ast.String))
+			next++
+			if f[i] == 'q' {
+				b = strconv.AppendQuote(b, s)
+			} else {
+				b = append(b, s...)
+			}
+		default:
+			return nil, false
+		}
+	}
+	if next != args.Len() {
+		return nil, false // fmt's %!(EXTRA ...)
+	}
+	return ast.InternedTerm(string(b)), true
 }
 
 // compare is OPA's comparison built-ins: ok(Compare(a, b)).

@@ -52,3 +52,32 @@ func TestInlineAgreesWithOPA(t *testing.T) {
 		}
 	}
 }
+
+// TestInlineSprintf: the inline sprintf gives OPA's text for every format
+// and arguments of a grid, or declines.
+func TestInlineSprintf(t *testing.T) {
+	opa := topdown.GetBuiltin(ast.Sprintf.Name)
+	formats := []string{``, `plain`, `%s`, `%v`, `%q`, `%s %s`, `a%%b`, `%%`, `%`, `%s%`, `x%q-%v.`, `%d`, `%5s`, `%-s`, `%+q`, `%#q`, `%[1]s`, `%é`, `é%sé`, `%s%s%s`}
+	arrays := []string{`[]`, `["a"]`, `["a", "b"]`, `["é\"\n\u0001", "☃"]`, `[1]`, `["a", 1]`, `[null]`, `[["x"]]`, `["a", "b", "c"]`, `[""]`}
+	declined := 0
+	for _, f := range formats {
+		for _, arr := range arrays {
+			args := []*ast.Term{ast.StringTerm(f), ast.MustParseTerm(arr)}
+			var want *ast.Term
+			if err := opa(topdown.BuiltinContext{}, args, func(v *ast.Term) error { want = v; return nil }); err != nil {
+				t.Fatal(err)
+			}
+			got, ok := sprintf(args)
+			if !ok {
+				declined++
+				continue
+			}
+			if !got.Equal(want) {
+				t.Errorf("sprintf(%q, %s) = %v, OPA's %v", f, arr, got, want)
+			}
+		}
+	}
+	if declined == len(formats)*len(arrays) {
+		t.Fatal("the inline sprintf declined everything")
+	}
+}
