@@ -30,6 +30,46 @@ type Record struct {
 	terms []*ast.Term // the keys' terms
 	vals  []*ast.Term // vals[i] is keys[i]'s value; nil: absent
 	solid *ast.Term   // the AST, made on first need since the last Reset
+	// index finds a key of a large record (nil for a small one: its keys
+	// are compared one by one).
+	index map[string]int
+	// frozen: a constant's record (freeze), shared by every evaluation and
+	// never changed: solid is the constant's own AST, from the start.
+	frozen bool
+}
+
+// indexMin is the fewest keys a record finds through an index.
+const indexMin = 12
+
+// freeze is the value of a constant rule as the vm reads it fastest: every
+// object of string keys reached through objects from t a record (frozen)
+// whose AST is the object itself, so that solid costs nothing; arrays,
+// sets and what they hold stay as they are (OPA's code reads them).
+// Lookups into the tables a policy keeps as constants (an action's entry,
+// a permission's roles) then compare a few strings, or find the key in a
+// Go map, instead of hashing it for OPA's object.
+func freeze(t *ast.Term) *ast.Term {
+	obj, ok := t.Value.(ast.Object)
+	if !ok || obj.Len() == 0 {
+		return t
+	}
+	r := &Record{solid: t, frozen: true}
+	for _, k := range obj.Keys() { // sorted
+		s, ok := k.Value.(ast.String)
+		if !ok {
+			return t
+		}
+		r.keys = append(r.keys, string(s))
+		r.terms = append(r.terms, k)
+		r.vals = append(r.vals, freeze(obj.Get(k)))
+	}
+	if len(r.keys) >= indexMin {
+		r.index = make(map[string]int, len(r.keys))
+		for i, k := range r.keys {
+			r.index[k] = i
+		}
+	}
+	return ast.NewTerm(r)
 }
 
 // NewRecord makes a record of these keys (in any order; no key twice),
@@ -50,6 +90,9 @@ func NewRecord(keys ...string) *Record {
 // Set gives key its value (nil: absent). It panics for a key the record
 // was not made with.
 func (r *Record) Set(key string, v *ast.Term) {
+	if r.frozen {
+		panic("vm.Record.Set: a constant's record")
+	}
 	i, ok := slices.BinarySearch(r.keys, key)
 	if !ok {
 		panic("vm.Record.Set: no key " + key)
@@ -60,10 +103,20 @@ func (r *Record) Set(key string, v *ast.Term) {
 
 // Reset forgets the record's AST: call it once its values, or the values
 // of the records it holds, have changed.
-func (r *Record) Reset() { r.solid = nil }
+func (r *Record) Reset() {
+	if !r.frozen {
+		r.solid = nil
+	}
+}
 
 // get is r[key] (nil: absent).
 func (r *Record) get(key string) *ast.Term {
+	if r.index != nil {
+		if i, ok := r.index[key]; ok {
+			return r.vals[i]
+		}
+		return nil
+	}
 	for i, k := range r.keys {
 		if k == key {
 			return r.vals[i]

@@ -87,3 +87,58 @@ result := {
 		t.Fatalf("on records %v, on the AST %v", got, want)
 	}
 }
+
+// TestFrozenConstants: the tables a policy keeps as constants, small and
+// large (found through an index), nested, of other keys than strings, read
+// every way the vm reads a value, agree with OPA's evaluator.
+func TestFrozenConstants(t *testing.T) {
+	c := ast.NewCompiler()
+	c.Compile(map[string]*ast.Module{"p.rego": ast.MustParseModule(`package pdp.t
+small := {"a": {"x": 1, "y": [1, {"z": 2}]}, "b": {"x": 2}}
+large := {k: {"n": i, "tag": sprintf("t%d", [i])} | some i in numbers.range(1, 30); k := sprintf("k%d", [i])}
+mixed := {1: "one", "a": "b"}
+result["small"] := small[input.s]
+result["sx"] := small[input.s].x
+result["sy"] := small[input.s].y[1].z
+result["large"] := large[input.k]
+result["ln"] := large[input.k].n
+result["count"] := count(large)
+result["count_small"] := count(small[input.s])
+result["keys"] := [k | some k, _ in small]
+result["values"] := [v | some v in large[input.k]]
+result["get"] := object.get(large, input.k, "none")
+result["get_path"] := object.get(small, [input.s, "x"], "none")
+result["in"] := {"x": 2} in small
+result["eq"] := small == {"a": {"x": 1, "y": [1, {"z": 2}]}, "b": {"x": 2}}
+result["neq"] := large[input.k] != {"n": 1}
+result["mixed"] := mixed[input.m]
+result["union"] := object.union(small, {"c": 3})
+result["set"] := {small[input.s], large[input.k]}
+result["whole"] := small
+result["is_object"] := is_object(large)
+result["json"] := json.marshal(small[input.s])`)})
+	if c.Failed() {
+		t.Fatal(c.Errors)
+	}
+	data := ast.MustParseTerm(`{}`).Value.(ast.Object)
+	inputs := []string{`{"s": "a", "k": "k1", "m": 1}`, `{"s": "b", "k": "k29", "m": "a"}`, `{"s": "c", "k": "k30", "m": 2}`, `{"s": 1, "k": "x"}`, `{}`}
+	for i, o := range both(t, c, data, "data.pdp.t.result", inputs) {
+		for j, vm := range o[1:] {
+			if !agree(o[0], vm) {
+				t.Errorf("input %d, vm %d: %v, OPA's %v", i, j, vm, o[0])
+			}
+		}
+	}
+	prog := compileQuery(t, c, "data.pdp.t.result")
+	frozen := 0
+	for _, fn := range prog.funcs {
+		if fn.constant {
+			if _, ok := fn.value.Value.(*Record); ok {
+				frozen++
+			}
+		}
+	}
+	if frozen < 2 {
+		t.Errorf("%d constants frozen, want small and large", frozen)
+	}
+}

@@ -165,6 +165,9 @@ func (p *Program) foldConstants() {
 			continue
 		}
 		if v, ok, _ := p.fold(fn, nil); ok {
+			if v != nil {
+				v = freeze(v)
+			}
 			fn.value, fn.constant = v, true
 		}
 	}
