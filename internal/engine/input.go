@@ -123,7 +123,7 @@ type shapes struct {
 // caller must not grow a pooled buffer without end. maxShapeKeys bounds a
 // shape's keys: a record finds a key by comparing it with each of its own.
 const (
-	maxShapes    = 8
+	maxShapes    = 16
 	maxShapeKeys = 16
 )
 
