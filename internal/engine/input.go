@@ -24,18 +24,12 @@ func (r Request) input() (ast.Value, error) {
 	return b.root.AST().Value, nil
 }
 
+// emptyObject, in emptyObjectTerm, is every input's context when the
+// request has none, and its empty properties: shared, as nothing writes to
+// an input.
 var (
-	subjectKey    = ast.InternedTerm("subject")
-	actionKey     = ast.InternedTerm("action")
-	resourceKey   = ast.InternedTerm("resource")
-	contextKey    = ast.InternedTerm("context")
-	nameKey       = ast.InternedTerm("name")
-	typeKey       = ast.InternedTerm("type")
-	idKey         = ast.InternedTerm("id")
-	propertiesKey = ast.InternedTerm("properties")
-	// emptyObject is every input's context when the request has none:
-	// shared, as nothing writes to an input.
-	emptyObject ast.Value = ast.NewObject()
+	emptyObject     ast.Value = ast.NewObject()
+	emptyObjectTerm           = ast.NewTerm(emptyObject)
 )
 
 // toAST converts what the JSON decoder gives (strings, json.Number or
@@ -171,9 +165,6 @@ func newInputBuf() *inputBuf {
 	}
 	return b
 }
-
-// emptyObjectTerm is every input's context when the request has none.
-var emptyObjectTerm = ast.NewTerm(emptyObject)
 
 // fill makes b the input document of r.
 func (b *inputBuf) fill(r Request) (*ast.Term, error) {

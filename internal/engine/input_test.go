@@ -8,6 +8,17 @@ import (
 	"github.com/open-policy-agent/opa/v1/ast"
 )
 
+var (
+	subjectKey    = ast.InternedTerm("subject")
+	actionKey     = ast.InternedTerm("action")
+	resourceKey   = ast.InternedTerm("resource")
+	contextKey    = ast.InternedTerm("context")
+	nameKey       = ast.InternedTerm("name")
+	typeKey       = ast.InternedTerm("type")
+	idKey         = ast.InternedTerm("id")
+	propertiesKey = ast.InternedTerm("properties")
+)
+
 // referenceInput builds r's input document with NewObject alone, as the
 // engine built it before inputs were pooled: what refilled documents are
 // held to.

@@ -6,9 +6,10 @@ import (
 	"github.com/open-policy-agent/opa/v1/ast"
 )
 
-// Record is an object of a few string keys, fixed when it is made, whose
-// values the caller sets before each evaluation: the shape of an input
-// document (an AuthZEN request's subject, action, resource and context).
+// Record is an object of string keys, fixed when it is made, whose values
+// the caller sets before each evaluation: the shape of an input document
+// (an AuthZEN request's subject, action, resource and context). The vm
+// also makes frozen records of the objects of constant rules (freeze).
 // The vm finds a key of a record by comparing a few strings, where OPA's
 // object hashes the key (xxhash), probes a Go map and compares again, and
 // a record needs no hash of its own, where an OPA object refilled in place
@@ -23,7 +24,8 @@ import (
 //
 // A record is not safe for concurrent use: one evaluation reads it at a
 // time, and the caller refills it only between evaluations, then calls
-// Reset. The terms the caller gives it are read, not copied: nothing may
+// Reset. (A frozen record, never changed and its AST made beforehand, is
+// only read: evaluations share it.) The terms the caller gives it are read, not copied: nothing may
 // keep them past the evaluation (the vm keeps nothing of an input).
 type Record struct {
 	keys  []string
