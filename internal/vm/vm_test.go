@@ -226,6 +226,22 @@ result := {"acct": acct, "same_limits": same_limits, "differs": differs, "keyed"
 	"not_set": not_set, "is_str": is_str, "has_u": has_u, "has_limit": has_limit, "has_user": has_user,
 	"group_in": group_in, "picked": picked, "text": text, "union": union, "cmp_lt": cmp_lt, "eq": eq,
 	"nested": nested, "same": same, "first": first, "last": last, "by_index": by_index, "walked": walked}`,
+		// Object and array literals are built whole (compileLiteral): they
+		// must equal, hash and order as the values OPA builds otherwise.
+		"object and array literals": `package pdp.t
+reqs contains {"kind": "perm", "perm": p, "grants": {g | some g in object.get(data.accounts, [input.account, "groups", p], [])}} if some p in ["g1", "g2"]
+same contains o if some o in [{"kind": "k", "n": input.n}, {"n": input.n, "kind": "k"}, object.union({"kind": "k"}, {"n": input.n})]
+in_same := {"kind": "k", "n": input.n} in same
+counted := count({{"a": input.n}, {"a": input.n}, object.union({}, {"a": input.n}), {"a": [input.n]}})
+eq_obj if {"a": input.n, "b": [input.s]} == object.union({"b": [input.s]}, {"a": input.n})
+eq_arr if [input.n, input.s] == array.concat([input.n], [input.s])
+views := {"acct": data.accounts[input.account], "limits": data.limits, "users": data.accounts[input.account].users, "obj": input.obj}
+pairs := [[input.user, input.account], [input.n, input.n, input.s], [data.accounts[input.account], input.obj]]
+said := sprintf("%v and %v: %v", [input.user, input.account, input.n])
+grown := [x | some x in [input.n, input.s, [input.user]]]
+sorted := sort([{"b": input.n}, {"a": input.s}, [input.n], [input.s, input.n]])
+result := {"reqs": reqs, "same": same, "in_same": in_same, "counted": counted, "eq_obj": eq_obj, "eq_arr": eq_arr,
+	"views": views, "pairs": pairs, "said": said, "grown": grown, "sorted": sorted}`,
 		"default and else": `package pdp.t
 default allow := false
 allow if input.user == data.accounts[input.account].owner
