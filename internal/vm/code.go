@@ -141,17 +141,17 @@ func (p *Program) compileLiteral(stmts []ir.Stmt) (instr, int) {
 		if len(keys) == 0 {
 			return nil, 0
 		}
-		t := int(target)
-		return func(_ *state, f []*ast.Term) (int, error) {
-			kv := make([][2]*ast.Term, len(keys))
-			for i, k := range keys {
-				v := solid(vals[i].get(f))
+		t, lit := int(target), newLiteral(keys, vals)
+		return func(st *state, f []*ast.Term) (int, error) {
+			r := lit.record()
+			for i, o := range lit.vals {
+				v := o.get(f)
 				if v == nil {
 					return 0, errors.New("object insert into a non-object or of an undefined value")
 				}
-				kv[i] = [2]*ast.Term{k, v}
+				r.vals[i] = v
 			}
-			f[t] = ast.NewTerm(ast.NewObject(kv...))
+			f[t] = ast.NewTerm(r)
 			return next, nil
 		}, 1 + len(keys)
 	case *ir.MakeArrayStmt:
@@ -235,6 +235,10 @@ func (p *Program) compileStmt(s ir.Stmt) instr {
 				}
 			case *view:
 				v = st.dotView(sv, solid(key))
+			case *setValue:
+				if sv.contains(key) {
+					v = key
+				}
 			default:
 				v = dot(src, solid(key))
 			}
@@ -280,15 +284,39 @@ func (p *Program) compileStmt(s ir.Stmt) instr {
 	case *ir.SetAddStmt:
 		set, val := int(s.Set), p.operand(s.Value)
 		return func(_ *state, f []*ast.Term) (int, error) {
-			t, v := f[set], solid(val.get(f))
-			if t != nil && t.Value == emptySet {
-				t.Value = ast.NewSet() // its own set, from its first element
-			}
-			s, ok := termValue[ast.Set](t)
-			if !ok || v == nil {
+			t, v := f[set], val.get(f)
+			if t == nil || v == nil {
 				return 0, errors.New("set add to a non-set or of an undefined value")
 			}
-			s.Add(v)
+			switch s := t.Value.(type) {
+			case *setValue:
+				if _, isView := v.Value.(*view); isView {
+					v = solid(v) // a view lives for this evaluation only
+				}
+				if len(s.elems) < setMax {
+					s.add(v)
+					return next, nil
+				}
+				if s.contains(v) {
+					return next, nil
+				}
+				t.Value = s.ast().Value // grown past setMax: OPA's from now on
+			default:
+				if s == emptySet {
+					// Its own set, from its first member (aliases of the
+					// term see it).
+					if _, isView := v.Value.(*view); isView {
+						v = solid(v)
+					}
+					t.Value = &setValue{elems: []*ast.Term{v}}
+					return next, nil
+				}
+			}
+			s, ok := t.Value.(ast.Set)
+			if !ok {
+				return 0, errors.New("set add to a non-set or of an undefined value")
+			}
+			s.Add(solid(v))
 			return next, nil
 		}
 	case *ir.NotEqualStmt:
@@ -383,7 +411,13 @@ func (p *Program) compileStmt(s ir.Stmt) instr {
 	case *ir.IsObjectStmt:
 		return isContainerStmt[ast.Object](p.operand(s.Source), docstore.Object)
 	case *ir.IsSetStmt:
-		return isTypeStmt[ast.Set](p.operand(s.Source))
+		src := p.operand(s.Source)
+		return func(_ *state, f []*ast.Term) (int, error) {
+			if !isSet(src.get(f)) {
+				return 0, nil
+			}
+			return next, nil
+		}
 	case *ir.LenStmt:
 		src, target := p.operand(s.Source), int(s.Target)
 		return func(_ *state, f []*ast.Term) (int, error) {
@@ -416,7 +450,7 @@ func (p *Program) compileStmt(s ir.Stmt) instr {
 		val := int(s.Value)
 		return func(st *state, f []*ast.Term) (int, error) {
 			if v := f[val]; v != nil {
-				st.results = append(st.results, solid(v))
+				st.results = append(st.results, v) // made solid by Eval
 			}
 			return next, nil
 		}
@@ -473,6 +507,14 @@ func (p *Program) compileStmt(s ir.Stmt) instr {
 func (p *Program) objectInsert(object ir.Local, key, value ir.Operand, once bool) instr {
 	obj, k, val := int(object), p.operand(key), p.operand(value)
 	return func(st *state, f []*ast.Term) (int, error) {
+		if t := f[obj]; t != nil {
+			if r, ok := t.Value.(*Record); ok && r.literal {
+				// A literal record inserted into after it was made (the
+				// planner made it whole, then adds a key): OPA's object
+				// from now on, a copy (aliases of the term see it).
+				t.Value = r.object()
+			}
+		}
 		o, _ := termValue[ast.Object](f[obj])
 		k, v := solid(k.get(f)), solid(val.get(f))
 		if o == nil || k == nil || v == nil {
@@ -516,7 +558,7 @@ func assign(target int, v *ast.Term) instr {
 	}
 }
 
-// isContainerStmt is isTypeStmt for objects or arrays, which may be
+// isContainerStmt is a type test for objects or arrays, which may be
 // views of the data (of kind k).
 func isContainerStmt[T ast.Value](src operand, k docstore.Kind) instr {
 	return func(_ *state, f []*ast.Term) (int, error) {
@@ -527,16 +569,14 @@ func isContainerStmt[T ast.Value](src operand, k docstore.Kind) instr {
 	}
 }
 
-// compareTerms is ast.Compare, for terms that may be views.
-func compareTerms(a, b *ast.Term) int {
-	return ast.Compare(solid(a), solid(b))
-}
-
-func isTypeStmt[T ast.Value](src operand) instr {
-	return func(_ *state, f []*ast.Term) (int, error) {
-		if _, ok := termValue[T](src.get(f)); !ok {
-			return 0, nil
-		}
-		return next, nil
+// isSet is whether t is a set: OPA's or a setValue.
+func isSet(t *ast.Term) bool {
+	if t == nil {
+		return false
 	}
+	switch t.Value.(type) {
+	case ast.Set, *setValue:
+		return true
+	}
+	return false
 }

@@ -27,7 +27,7 @@ var inline = map[string]func(a []*ast.Term) (v *ast.Term, ok bool){
 	ast.IsString.Name:      isType[ast.String],
 	ast.IsObject.Name:      isContainer[ast.Object](docstore.Object),
 	ast.IsArray.Name:       isContainer[*ast.Array](docstore.Array),
-	ast.IsSet.Name:         isType[ast.Set],
+	ast.IsSet.Name:         func(a []*ast.Term) (*ast.Term, bool) { return ast.InternedTerm(isSet(a[0])), true },
 	ast.IsBoolean.Name:     isType[ast.Boolean],
 	ast.IsNumber.Name:      isType[ast.Number],
 	ast.IsNull.Name:        isType[ast.Null],
@@ -37,6 +37,8 @@ var inline = map[string]func(a []*ast.Term) (v *ast.Term, ok bool){
 			return ast.InternedTerm(v.s.Len(v.r)), true
 		case *Record:
 			return ast.InternedTerm(v.len()), true
+		case *setValue:
+			return ast.InternedTerm(len(v.elems)), true
 		case *ast.Array:
 			return ast.InternedTerm(v.Len()), true
 		case ast.Object:
@@ -68,7 +70,34 @@ var inline = map[string]func(a []*ast.Term) (v *ast.Term, ok bool){
 		return cmp.Or(v, a[2]), true
 	},
 	ast.Sprintf.Name: sprintf,
+	// a | b of two sets the vm made (or empty ones): their merge, a
+	// setValue. Anything else goes to OPA's.
+	ast.Or.Name: func(a []*ast.Term) (*ast.Term, bool) {
+		x, ok1 := setMembers(a[0])
+		y, ok2 := setMembers(a[1])
+		if !ok1 || !ok2 {
+			return nil, false
+		}
+		return union(x, y), true
+	},
+	// sort of a set the vm made: its members, already in OPA's order, as
+	// an array (topdown's builtinSort: the set's sorted keys). Arrays and
+	// OPA's sets go to OPA's.
+	ast.Sort.Name: func(a []*ast.Term) (*ast.Term, bool) {
+		x, ok := setMembers(a[0])
+		if !ok {
+			return nil, false
+		}
+		elems := make([]*ast.Term, len(x))
+		for i, e := range x {
+			elems[i] = solid(e)
+		}
+		return ast.NewTerm(ast.NewArray(elems...)), true
+	},
 	ast.Member.Name: func(a []*ast.Term) (*ast.Term, bool) {
+		if s, ok := a[1].Value.(*setValue); ok {
+			return ast.InternedTerm(s.contains(a[0])), true
+		}
 		x := solid(a[0])
 		switch c := a[1].Value.(type) {
 		case *view:
@@ -149,7 +178,7 @@ func compare(ok func(int) bool) func([]*ast.Term) (*ast.Term, bool) {
 
 // viewAware are the inline built-ins that take views of the data (view.go)
 // as they are; the others are given their AST.
-var viewAware = map[string]bool{ast.Count.Name: true, ast.Member.Name: true, ast.IsObject.Name: true, ast.IsArray.Name: true, ast.ObjectGet.Name: true}
+var viewAware = map[string]bool{ast.Count.Name: true, ast.Member.Name: true, ast.IsObject.Name: true, ast.IsArray.Name: true, ast.IsSet.Name: true, ast.ObjectGet.Name: true, ast.Or.Name: true, ast.Sort.Name: true}
 
 // isContainer is isType for objects or arrays, which may be views of the
 // data (of kind k).

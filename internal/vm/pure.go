@@ -131,6 +131,7 @@ func (t *pureValues) get(h uint64, args []*ast.Term) (*ast.Term, bool) {
 // argument terms themselves (a function may return its argument), and
 // those may be terms of an input the engine refills for its next request.
 func (t *pureValues) put(h uint64, args []*ast.Term, value *ast.Term) {
+	value = solid(value) // the vm's own values are the evaluation's to change
 	if value != nil && !small(value, pureTerms) {
 		return
 	}

@@ -38,6 +38,10 @@ type Record struct {
 	// frozen: a constant's record (freeze), shared by every evaluation and
 	// never changed: solid is the constant's own AST, from the start.
 	frozen bool
+	// literal: an object literal's record (literal.record), made whole by
+	// one evaluation and never changed; an insert into it makes its term
+	// OPA's object (objectInsert).
+	literal bool
 }
 
 // indexMin is the fewest keys a record finds through an index.
@@ -72,6 +76,59 @@ func freeze(t *ast.Term) *ast.Term {
 		}
 	}
 	return ast.NewTerm(r)
+}
+
+// literal is an object literal of constant string keys, as compiled: its
+// keys in order and the operands of their values.
+type literal struct {
+	keys  []string
+	terms []*ast.Term
+	vals  []operand // by key, in order
+	index map[string]int
+}
+
+// newLiteral is the literal of these keys (distinct strings) and values.
+func newLiteral(keys []*ast.Term, vals []operand) *literal {
+	order := make([]int, len(keys))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(i, j int) int { return keys[i].Value.Compare(keys[j].Value) })
+	l := &literal{}
+	for _, i := range order {
+		l.keys = append(l.keys, string(keys[i].Value.(ast.String)))
+		l.terms = append(l.terms, keys[i])
+		l.vals = append(l.vals, vals[i])
+	}
+	if len(l.keys) >= indexMin {
+		l.index = make(map[string]int, len(l.keys))
+		for i, k := range l.keys {
+			l.index[k] = i
+		}
+	}
+	return l
+}
+
+// smallRecord is a record and the values of up to four keys, made in one
+// allocation.
+type smallRecord struct {
+	r    Record
+	vals [4]*ast.Term
+}
+
+// record is a new record of l's keys, every value absent, for the
+// evaluation to fill.
+func (l *literal) record() *Record {
+	var r *Record
+	if len(l.keys) <= 4 {
+		s := &smallRecord{}
+		r = &s.r
+		r.vals = s.vals[:len(l.keys)]
+	} else {
+		r = &Record{vals: make([]*ast.Term, len(l.keys))}
+	}
+	r.keys, r.terms, r.index, r.literal = l.keys, l.terms, l.index, true
+	return r
 }
 
 // NewRecord makes a record of these keys (in any order; no key twice),
@@ -142,15 +199,21 @@ func (r *Record) len() int {
 // members, records among them made solid too.
 func (r *Record) ast() *ast.Term {
 	if r.solid == nil {
-		kv := make([][2]*ast.Term, 0, len(r.keys))
-		for i, v := range r.vals {
-			if v != nil {
-				kv = append(kv, [2]*ast.Term{r.terms[i], solid(v)})
-			}
-		}
-		r.solid = ast.NewTerm(ast.NewObject(kv...))
+		r.solid = ast.NewTerm(r.object())
 	}
 	return r.solid
+}
+
+// object is a new OPA object of r's present members (made solid): an
+// object of its own, that the caller may change.
+func (r *Record) object() ast.Object {
+	kv := make([][2]*ast.Term, 0, len(r.keys))
+	for i, v := range r.vals {
+		if v != nil {
+			kv = append(kv, [2]*ast.Term{r.terms[i], solid(v)})
+		}
+	}
+	return ast.NewObject(kv...)
 }
 
 // AST is r as an OPA object (records in it too), made once per Reset: the
@@ -160,10 +223,7 @@ func (r *Record) AST() *ast.Term { return r.ast() }
 func (r *Record) value() ast.Value { return r.ast().Value }
 
 func (r *Record) Compare(other ast.Value) int {
-	if o, ok := other.(*Record); ok {
-		other = o.value()
-	}
-	return r.value().Compare(other)
+	return compareTerms(ast.NewTerm(r), ast.NewTerm(other))
 }
 
 func (r *Record) Find(path ast.Ref) (ast.Value, error) { return r.value().Find(path) }

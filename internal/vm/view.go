@@ -43,7 +43,7 @@ func (v *view) IsGround() bool                       { return true }
 func (v *view) String() string                       { return v.value().String() }
 func (v *view) StringLength() int                    { return v.value().StringLength() }
 
-// solid is t with a view's or a record's AST built.
+// solid is t with a view's, a record's or a setValue's AST built.
 func solid(t *ast.Term) *ast.Term {
 	if t != nil {
 		switch v := t.Value.(type) {
@@ -51,16 +51,18 @@ func solid(t *ast.Term) *ast.Term {
 			return v.s.Term(v.r)
 		case *Record:
 			return v.ast()
+		case *setValue:
+			return v.ast()
 		}
 	}
 	return t
 }
 
-// solidAll makes every view and record of args solid.
+// solidAll makes every view, record and setValue of args solid.
 func solidAll(args []*ast.Term) {
 	for i, a := range args {
 		switch a.Value.(type) {
-		case *view, *Record:
+		case *view, *Record, *setValue:
 			args[i] = solid(a)
 		}
 	}

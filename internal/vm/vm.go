@@ -601,16 +601,20 @@ func (p *Program) Eval(ctx context.Context, deadline time.Time, input, data *ast
 	}
 	if len(st.results) > 1 {
 		for _, r := range st.results[1:] {
-			if !r.Equal(st.results[0]) {
+			if compareTerms(r, st.results[0]) != 0 {
 				return nil, conflict()
 			}
 		}
 	}
-	obj, ok := st.results[0].Value.(ast.Object)
-	if !ok {
-		return nil, fmt.Errorf("the plan's result is %T, want an object", st.results[0].Value)
+	// The plan's result is {"result": value}, most often a literal's
+	// record: only the value is made solid.
+	switch r := st.results[0].Value.(type) {
+	case *Record:
+		return solid(r.get("result")), nil
+	case ast.Object:
+		return r.Get(resultKey), nil
 	}
-	return obj.Get(resultKey), nil
+	return nil, fmt.Errorf("the plan's result is %T, want an object", st.results[0].Value)
 }
 
 var resultKey = ast.StringTerm("result")
@@ -644,6 +648,12 @@ func (st *state) scan(f []*ast.Term, s *scanStmt) (int, error) {
 	case *Record:
 		for j, x := range v.vals {
 			if x != nil && st.visit(i, v.terms[j], x) {
+				break
+			}
+		}
+	case *setValue:
+		for _, x := range v.elems {
+			if st.visit(i, x, x) {
 				break
 			}
 		}
@@ -908,6 +918,8 @@ func length(v ast.Value) (int, bool) {
 		return v.s.Len(v.r), true // only objects and arrays are views
 	case *Record:
 		return v.len(), true
+	case *setValue:
+		return len(v.elems), true
 	case *ast.Array:
 		return v.Len(), true
 	case ast.Object:

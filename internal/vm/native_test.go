@@ -1,0 +1,130 @@
+package vm
+
+import (
+	"cmp"
+	"testing"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+)
+
+// asNative is t with its sets made setValues and its objects of string
+// keys records (with an absent member besides, when absent is set), as
+// the vm holds the values a plan builds.
+func asNative(t *ast.Term, absent bool) *ast.Term {
+	switch v := t.Value.(type) {
+	case ast.Set:
+		s := &setValue{}
+		v.Foreach(func(x *ast.Term) { s.add(asNative(x, absent)) })
+		return ast.NewTerm(s)
+	case ast.Object:
+		var keys []string
+		for _, k := range v.Keys() {
+			s, ok := k.Value.(ast.String)
+			if !ok {
+				return t
+			}
+			keys = append(keys, string(s))
+		}
+		all := keys
+		if absent {
+			all = append([]string{"", "m", "zz"}, keys...) // before, between and after the others
+			all = dedupe(all)
+		}
+		r := NewRecord(all...)
+		for _, k := range keys {
+			r.Set(k, asNative(v.Get(ast.StringTerm(k)), absent))
+		}
+		return ast.NewTerm(r)
+	}
+	return t
+}
+
+func dedupe(keys []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, k := range keys {
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// TestCompareTerms: the vm's own sets and records compare, among
+// themselves and with OPA's values, as their AST does (ast.Compare): the
+// order a setValue keeps its members in, its dedupe, and the vm's
+// equality tests depend on it.
+func TestCompareTerms(t *testing.T) {
+	var values []*ast.Term
+	for _, s := range []string{
+		`null`, `false`, `true`, `1`, `1.0`, `2`, `"a"`, `"b"`, `""`, `[]`, `[1]`, `[1, 2]`, `[{1}]`,
+		`{}`, `{"a": 1}`, `{"a": 1.0}`, `{"a": 1, "b": 2}`, `{"b": 0}`, `{"a": 2}`, `{"a": {1}}`, `{"a": {1, 2}}`,
+		`{"m": 1}`, `{"a": 1, "m": 1}`, `{"": 1}`, `{"zz": null}`, `{"a": {"b": {2}}}`, `{1: 2}`, `{"a": [1]}`,
+		`{1}`, `{1, 2}`, `{2}`, `{1, 2, 3}`, `{{1}, {2}}`, `{{1}}`, `{{"a": 1}}`, `{{"a": 1}, {"b": 0}}`, `{[1], "x"}`,
+		`{"a", "b"}`, `{"b"}`, `{{"a": 1, "b": 2}, {"a": 1}}`, `{{"m": 1}, {"a": 1, "m": 1}}`,
+	} {
+		values = append(values, ast.MustParseTerm(s))
+	}
+	values = append(values, ast.NewTerm(ast.NewSet()), ast.SetTerm(ast.NewTerm(ast.NewSet())))
+	sign := func(c int) int { return cmp.Compare(c, 0) }
+	for _, absent := range []bool{false, true} {
+		for _, a := range values {
+			for _, b := range values {
+				want := sign(ast.Compare(a, b))
+				na, nb := asNative(a, absent), asNative(b, absent)
+				for _, c := range []struct {
+					name string
+					x, y *ast.Term
+				}{{"native", na, nb}, {"native, OPA", na, b}, {"OPA, native", a, nb}} {
+					if got := sign(compareTerms(c.x, c.y)); got != want {
+						t.Errorf("%s (absent members %v): compareTerms(%v, %v) = %d, ast.Compare %d", c.name, absent, a, b, got, want)
+					}
+				}
+				if got := solid(na); !got.Equal(a) || got.Hash() != a.Hash() {
+					t.Errorf("solid(%v) = %v (hash %d, want %d)", a, got, got.Hash(), a.Hash())
+				}
+			}
+		}
+	}
+}
+
+// TestSetValue: a setValue's members stay sorted and distinct as OPA's
+// set would hold them (1 and 1.0 are one member), and count, membership
+// and union read them as OPA's set does.
+func TestSetValue(t *testing.T) {
+	s := &setValue{}
+	for _, x := range []string{`"b"`, `2`, `1`, `"a"`, `1.0`, `{"k": 1}`, `"b"`, `[1]`, `null`, `{1}`} {
+		s.add(ast.MustParseTerm(x))
+	}
+	want := ast.MustParseTerm(`{"b", 2, 1, "a", {"k": 1}, [1], null, {1}}`)
+	if got := solid(ast.NewTerm(s)); !got.Equal(want) {
+		t.Fatalf("set %v, want %v", got, want)
+	}
+	ws, _ := want.Value.(ast.Set)
+	if len(s.elems) != ws.Len() {
+		t.Fatalf("%d members, want %d", len(s.elems), ws.Len())
+	}
+	ws.Foreach(func(x *ast.Term) {
+		if !s.contains(x) {
+			t.Errorf("%v not found", x)
+		}
+	})
+	for i := 1; i < len(s.elems); i++ {
+		if ast.Compare(s.elems[i-1], s.elems[i]) >= 0 {
+			t.Errorf("members %v and %v out of order", s.elems[i-1], s.elems[i])
+		}
+	}
+	if s.contains(ast.StringTerm("c")) {
+		t.Error(`"c" found`)
+	}
+	other := &setValue{}
+	for _, x := range []string{`"c"`, `1`, `null`, `3`} {
+		other.add(ast.MustParseTerm(x))
+	}
+	u := union(s.elems, other.elems)
+	wantU := ws.Union(ast.MustParseTerm(`{"c", 1, null, 3}`).Value.(ast.Set))
+	if got := solid(u); !got.Equal(ast.NewTerm(wantU)) || len(u.Value.(*setValue).elems) != wantU.Len() {
+		t.Errorf("union %v, want %v", got, wantU)
+	}
+}
