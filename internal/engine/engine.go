@@ -497,14 +497,20 @@ var (
 )
 
 // verdict reads {"allow": bool, "reasons": [string]} (a set of reasons as
-// OPA's API gives it: sorted); anything else denies.
+// OPA's API gives it: sorted), an OPA object or the vm's record of one;
+// anything else denies.
 func verdict(v ast.Value) Decision {
-	obj, ok := v.(ast.Object)
-	if !ok {
+	var get func(key *ast.Term) *ast.Term
+	switch obj := v.(type) {
+	case ast.Object:
+		get = obj.Get
+	case *vm.Record:
+		get = func(key *ast.Term) *ast.Term { return obj.Get(string(key.Value.(ast.String))) }
+	default:
 		return deny(&EvalError{Code: CodeInvalidResult, Message: fmt.Sprintf("%s returned %s, want an object with allow and reasons", policy.DecisionRule, kindAST(v))}, "")
 	}
 	var allowV ast.Value
-	if t := obj.Get(allowKey); t != nil {
+	if t := get(allowKey); t != nil {
 		allowV = t.Value
 	}
 	allow, ok := allowV.(ast.Boolean)
@@ -517,7 +523,7 @@ func verdict(v ast.Value) Decision {
 			reasons = append(reasons, string(s))
 		}
 	}
-	if t := obj.Get(reasonsKey); t != nil {
+	if t := get(reasonsKey); t != nil {
 		switch r := t.Value.(type) {
 		case *ast.Array:
 			reasons = make([]string, 0, r.Len())

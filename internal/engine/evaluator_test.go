@@ -224,3 +224,42 @@ decision := {"allow": allow, "reasons": ["checked"]}
 		}
 	}
 }
+
+// TestDecisionShapes: the vm hands the engine the decision as its own
+// record when the policy writes it as an object literal, and as OPA's
+// value otherwise; every shape reads as OPA's evaluator's answer does
+// (reasons as a set are sorted; a decision that is not an object, or
+// whose allow is not a boolean, denies with invalid_result).
+func TestDecisionShapes(t *testing.T) {
+	for _, c := range []struct {
+		name, decision string
+		allow          bool
+		reasons        []string
+		code           string
+	}{
+		{"literal", `decision := {"allow": input.subject.id == "u", "reasons": [input.action.name]}`, true, []string{"a"}, ""},
+		{"literal of a set of reasons", `decision := {"allow": true, "reasons": {r | some r in ["z", input.action.name, "m"]}}`, true, []string{"a", "m", "z"}, ""},
+		{"constant", `decision := {"allow": false, "reasons": ["fixed"]}`, false, []string{"fixed"}, ""},
+		{"built by a built-in", `decision := object.union({"allow": true}, {"reasons": [input.resource.id]})`, true, []string{"1"}, ""},
+		{"an object of one member more", `decision := {"allow": true, "reasons": ["r"], "extra": {input.subject.id}}`, true, []string{"r"}, ""},
+		{"allow not a boolean", `decision := {"allow": {input.subject.id}, "reasons": []}`, false, nil, CodeInvalidResult},
+		{"not an object", `decision := {input.subject.id}`, false, nil, CodeInvalidResult},
+	} {
+		for _, ev := range []Evaluator{VM, Topdown} {
+			e := New(time.Second, 0, ev)
+			e.Swap(snapshotOf(t, "package pdp.authz\n"+c.decision+"\n"))
+			req := Request{Subject: Entity{Type: "user", ID: "u"}, Action: "a", Resource: Entity{Type: "t", ID: "1"}}
+			d, _, err := e.Evaluate(context.Background(), req)
+			if err != nil {
+				t.Fatalf("%s, %s: %v", c.name, ev, err)
+			}
+			code := ""
+			if d.Err != nil {
+				code = d.Err.Code
+			}
+			if d.Allow != c.allow || code != c.code || (c.code == "" && !slices.Equal(d.Reasons, c.reasons)) {
+				t.Errorf("%s, %s: %+v, want allow %v, reasons %q, error %q", c.name, ev, d, c.allow, c.reasons, c.code)
+			}
+		}
+	}
+}

@@ -308,7 +308,9 @@ func (p *Program) compileStmt(s ir.Stmt) instr {
 					if _, isView := v.Value.(*view); isView {
 						v = solid(v)
 					}
-					t.Value = &setValue{elems: []*ast.Term{v}}
+					s := newSetValue(1)
+					s.elems = append(s.elems, v)
+					t.Value = s
 					return next, nil
 				}
 			}

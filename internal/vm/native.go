@@ -23,6 +23,25 @@ type setValue struct {
 	solid *ast.Term   // the AST, made on first need since the last add
 }
 
+// newSetValue is an empty setValue with room for n members: up to four
+// in the same allocation as the set (most of a decision's sets hold one
+// or two).
+func newSetValue(n int) *setValue {
+	if n <= 4 {
+		s := &smallSet{}
+		s.s.elems = s.elems[:0]
+		return &s.s
+	}
+	return &setValue{elems: make([]*ast.Term, 0, n)}
+}
+
+// smallSet is a setValue and room for four members, made in one
+// allocation.
+type smallSet struct {
+	s     setValue
+	elems [4]*ast.Term
+}
+
 // setMax is the most members a setValue holds: SetAddStmt makes a larger
 // set OPA's.
 const setMax = 64
@@ -86,7 +105,8 @@ func setMembers(t *ast.Term) ([]*ast.Term, bool) {
 // union is a | b (topdown's builtinBinaryOr) for two sets setMembers
 // reads: the merge of their sorted members.
 func union(a, b []*ast.Term) *ast.Term {
-	out := make([]*ast.Term, 0, len(a)+len(b))
+	s := newSetValue(len(a) + len(b))
+	out := s.elems
 	i, j := 0, 0
 	for i < len(a) && j < len(b) {
 		switch c := compareTerms(a[i], b[j]); {
@@ -101,8 +121,8 @@ func union(a, b []*ast.Term) *ast.Term {
 			i, j = i+1, j+1
 		}
 	}
-	out = append(append(out, a[i:]...), b[j:]...)
-	return ast.NewTerm(&setValue{elems: out})
+	s.elems = append(append(out, a[i:]...), b[j:]...)
+	return ast.NewTerm(s)
 }
 
 // compareTerms is ast.Compare for terms that may be the vm's own values:

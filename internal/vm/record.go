@@ -184,6 +184,23 @@ func (r *Record) get(key string) *ast.Term {
 	return nil
 }
 
+// Get is r[key], nil when r has no such member.
+func (r *Record) Get(key string) *ast.Term { return r.get(key) }
+
+// shallow is whether r's members are all OPA's values (no view, record or
+// setValue among them).
+func (r *Record) shallow() bool {
+	for _, v := range r.vals {
+		if v != nil {
+			switch v.Value.(type) {
+			case *view, *Record, *setValue:
+				return false
+			}
+		}
+	}
+	return true
+}
+
 // len is the number of members r has.
 func (r *Record) len() int {
 	n := 0

@@ -575,7 +575,10 @@ func (c *checker) call(s *ir.CallStmt) *callStmt {
 var ErrDeadline = errors.New("evaluation deadline exceeded")
 
 // Eval evaluates the plan on input (nil: undefined) and data, and returns
-// its result, or nil when the query is undefined. An error is a conflict,
+// its result, or nil when the query is undefined. The result is OPA's
+// value, except that an object literal of the policy at its top (the
+// decision's {"allow": ..., "reasons": ...}) is a *Record whose members
+// are OPA's values: Get reads one, AST builds the object. An error is a conflict,
 // a built-in's error, ctx's end or the deadline passing (ErrDeadline; a
 // zero deadline is none): the evaluation decided nothing. A deadline is
 // cheaper than a context with a timeout: it is checked every 256 steps.
@@ -610,7 +613,11 @@ func (p *Program) Eval(ctx context.Context, deadline time.Time, input, data *ast
 	// record: only the value is made solid.
 	switch r := st.results[0].Value.(type) {
 	case *Record:
-		return solid(r.get("result")), nil
+		v := r.get("result")
+		if rec, ok := termValue[*Record](v); ok && rec.shallow() {
+			return v, nil
+		}
+		return solid(v), nil
 	case ast.Object:
 		return r.Get(resultKey), nil
 	}

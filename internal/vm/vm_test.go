@@ -89,7 +89,7 @@ func both(t *testing.T, c *ast.Compiler, data ast.Object, query string, inputs [
 			case err != nil:
 				return outcome{err: err, errCode: errCodeOf(err)}
 			case v != nil: // as rego gives it: sets become arrays
-				j, err := ast.JSON(v.Value)
+				j, err := ast.JSON(solid(v).Value) // a record at the top (Eval)
 				if err != nil {
 					t.Fatal(err)
 				}
