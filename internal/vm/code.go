@@ -141,9 +141,9 @@ func (p *Program) compileLiteral(stmts []ir.Stmt) (instr, int) {
 		if len(keys) == 0 {
 			return nil, 0
 		}
-		t, lit := int(target), newLiteral(keys, vals)
-		return func(st *state, f []*ast.Term) (int, error) {
-			r := lit.record()
+		local, lit := int(target), newLiteral(keys, vals)
+		return func(_ *state, f []*ast.Term) (int, error) {
+			t, r := lit.record()
 			for i, o := range lit.vals {
 				v := o.get(f)
 				if v == nil {
@@ -151,7 +151,7 @@ func (p *Program) compileLiteral(stmts []ir.Stmt) (instr, int) {
 				}
 				r.vals[i] = v
 			}
-			f[t] = ast.NewTerm(r)
+			f[local] = t
 			return next, nil
 		}, 1 + len(keys)
 	case *ir.MakeArrayStmt:
@@ -347,8 +347,8 @@ func (p *Program) compileStmt(s ir.Stmt) instr {
 		}
 	case *ir.MakeSetStmt:
 		// Many sets a decision makes stay empty (no grant, no problem):
-		// they share one empty set until SetAddStmt gives the term a set
-		// of its own (aliases of the term see it).
+		// they share one empty set until SetAddStmt gives the term a
+		// setValue of its own (aliases of the term see it).
 		target := int(s.Target)
 		return func(_ *state, f []*ast.Term) (int, error) {
 			f[target] = &ast.Term{Value: emptySet}

@@ -28,9 +28,9 @@ type setValue struct {
 // or two).
 func newSetValue(n int) *setValue {
 	if n <= 4 {
-		s := &smallSet{}
-		s.s.elems = s.elems[:0]
-		return &s.s
+		x := &smallSet{}
+		x.s.elems = x.elems[:0]
+		return &x.s
 	}
 	return &setValue{elems: make([]*ast.Term, 0, n)}
 }
@@ -40,6 +40,24 @@ func newSetValue(n int) *setValue {
 type smallSet struct {
 	s     setValue
 	elems [4]*ast.Term
+}
+
+// newSet is newSetValue's set and a term of it, up to four members in
+// the same allocation as both.
+func newSet(n int) (*ast.Term, *setValue) {
+	if n <= 4 {
+		x := &smallSetTerm{}
+		x.s.s.elems = x.s.elems[:0]
+		x.t.Value = &x.s.s
+		return &x.t, &x.s.s
+	}
+	s := newSetValue(n)
+	return ast.NewTerm(s), s
+}
+
+type smallSetTerm struct {
+	t ast.Term
+	s smallSet
 }
 
 // setMax is the most members a setValue holds: SetAddStmt makes a larger
@@ -102,10 +120,11 @@ func setMembers(t *ast.Term) ([]*ast.Term, bool) {
 	return nil, false
 }
 
+
 // union is a | b (topdown's builtinBinaryOr) for two sets setMembers
 // reads: the merge of their sorted members.
 func union(a, b []*ast.Term) *ast.Term {
-	s := newSetValue(len(a) + len(b))
+	t, s := newSet(len(a) + len(b))
 	out := s.elems
 	i, j := 0, 0
 	for i < len(a) && j < len(b) {
@@ -122,7 +141,7 @@ func union(a, b []*ast.Term) *ast.Term {
 		}
 	}
 	s.elems = append(append(out, a[i:]...), b[j:]...)
-	return ast.NewTerm(s)
+	return t
 }
 
 // compareTerms is ast.Compare for terms that may be the vm's own values:

@@ -109,26 +109,30 @@ func newLiteral(keys []*ast.Term, vals []operand) *literal {
 	return l
 }
 
-// smallRecord is a record and the values of up to four keys, made in one
-// allocation.
+// smallRecord is a record's term, the record and the values of up to
+// four keys, made in one allocation.
 type smallRecord struct {
+	t    ast.Term
 	r    Record
 	vals [4]*ast.Term
 }
 
-// record is a new record of l's keys, every value absent, for the
-// evaluation to fill.
-func (l *literal) record() *Record {
+// record is a term of a new record of l's keys, every value absent, for
+// the evaluation to fill.
+func (l *literal) record() (*ast.Term, *Record) {
+	var t *ast.Term
 	var r *Record
 	if len(l.keys) <= 4 {
-		s := &smallRecord{}
-		r = &s.r
-		r.vals = s.vals[:len(l.keys)]
+		x := &smallRecord{}
+		t, r = &x.t, &x.r
+		r.vals = x.vals[:len(l.keys)]
 	} else {
 		r = &Record{vals: make([]*ast.Term, len(l.keys))}
+		t = &ast.Term{}
 	}
 	r.keys, r.terms, r.index, r.literal = l.keys, l.terms, l.index, true
-	return r
+	t.Value = r
+	return t, r
 }
 
 // NewRecord makes a record of these keys (in any order; no key twice),
