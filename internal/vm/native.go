@@ -120,7 +120,6 @@ func setMembers(t *ast.Term) ([]*ast.Term, bool) {
 	return nil, false
 }
 
-
 // union is a | b (topdown's builtinBinaryOr) for two sets setMembers
 // reads: the merge of their sorted members.
 func union(a, b []*ast.Term) *ast.Term {

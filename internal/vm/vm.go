@@ -630,7 +630,6 @@ var resultKey = ast.StringTerm("result")
 // to: never written to.
 var emptySet ast.Value = ast.NewSet()
 
-
 // Block outcomes besides k >= 0, "the block was left by a break out of
 // it and k blocks around it" (an undefined statement is a break 0).
 const (
