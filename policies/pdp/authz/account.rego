@@ -26,7 +26,7 @@ acct_requirements contains req if {
 account_perm_requirement(p) := {
 	"grants": (owner_grants | {sprintf("role group %q grants %s", [g, p]) |
 		some g in subject_groups
-		p in data.accounts[account_id].role_groups[g].permissions
+		p in account.role_groups[g].permissions
 	}),
 	"kind": "account_perm",
 	"perm": p,
@@ -40,7 +40,7 @@ subject_groups := groups_of(subject_id)
 
 groups_of(user) := {g |
 	some g
-	user in data.accounts[account_id].role_groups[g].members
+	user in account.role_groups[g].members
 }
 
 # --- account.transfer_ownership ---------------------------------------------
@@ -52,7 +52,7 @@ acct_problems contains p if {
 
 acct_problems contains sprintf("%q already owns account %q", [target_user, account_id]) if {
 	acct_spec.transfer
-	target_user == data.accounts[account_id].owner
+	target_user == account.owner
 }
 
 # User ids are scoped per account, so "owns no other account" is decided
@@ -69,7 +69,7 @@ acct_problems contains sprintf("target user %q has the same id as the owner of a
 acct_problems contains sprintf("target user %q has the same email as the owner of account %q", [target, other]) if {
 	acct_spec.transfer
 	target := target_user
-	email := lower_email(data.accounts[account_id].users[target])
+	email := lower_email(account.users[target])
 	some other in accounts_owned_by_email[email]
 	other != account_id
 }
@@ -80,13 +80,13 @@ lower_email(user) := lower(user.email) if is_string(user.email)
 # the role data alone, which pdp computes once per snapshot (internal/vm),
 # so a transfer does not visit every account.
 accounts_owned_by_id[owner] contains aid if {
-	some aid, account in data.accounts
-	owner := account.owner
+	some aid, acct in data.accounts
+	owner := acct.owner
 }
 
 accounts_owned_by_email[email] contains aid if {
-	some aid, account in data.accounts
-	email := lower_email(account.users[account.owner])
+	some aid, acct in data.accounts
+	email := lower_email(acct.users[acct.owner])
 }
 
 # --- log.view ---------------------------------------------------------------
@@ -134,14 +134,14 @@ log_owner_label := sprintf("administrator account %q", [log_user]) if {
 
 # is_administrator(user): the owner, an admin in some workspace, or a member
 # of a role group with at least one permission.
-is_administrator(user) if data.accounts[account_id].owner == user
+is_administrator(user) if account.owner == user
 
 else if {
 	some ws
-	data.accounts[account_id].workspaces[ws].members[user] == "admin"
+	account.workspaces[ws].members[user] == "admin"
 } else if {
 	some g in groups_of(user)
-	permissions := data.accounts[account_id].role_groups[g].permissions
+	permissions := account.role_groups[g].permissions
 	is_array(permissions)
 	count(permissions) > 0
 }

@@ -89,7 +89,6 @@ request_ok if {
 	is_string(rid)
 	rid != ""
 	properties_ok
-	account := data.accounts[account_id]
 	is_string(account.owner)
 	is_object(account.users[sid])
 	workspace_ok
@@ -187,12 +186,17 @@ else if {
 # and null too); unlike object.keys, this copies nothing.
 properties_given if _ = input.resource.properties
 
-# (The store holds the role data as OPA's AST and a read returns a pointer
-# into it: binding a whole account to a local, as request_ok does, copies
-# nothing.)
-account_exists if is_string(data.accounts[account_id].owner)
+# account and workspace: the account and workspace the resource names
+# (undefined when there is none), found once a decision; the rules read
+# their members. (Reading data gives the stored value itself, OPA's AST or
+# pdp's compact view of it: binding a whole account copies nothing.)
+account := data.accounts[account_id]
 
-workspace_exists if is_object(data.accounts[account_id].workspaces[workspace_id])
+workspace := account.workspaces[workspace_id]
+
+account_exists if is_string(account.owner)
+
+workspace_exists if is_object(workspace)
 
 nonempty_string(x) if {
 	is_string(x)
@@ -230,9 +234,9 @@ account_id := input.resource.id if {
 	a != ""
 }
 
-is_user(id) if is_object(data.accounts[account_id].users[id])
+is_user(id) if is_object(account.users[id])
 
-is_account_owner if data.accounts[account_id].owner == input.subject.id
+is_account_owner if account.owner == input.subject.id
 
 # workspace_id: likewise, for workspace resources the resource id.
 workspace_id := input.resource.id if {
@@ -249,7 +253,7 @@ workspace_id := input.resource.id if {
 
 # role: the subject's workspace role (undefined when they hold none).
 role := r if {
-	r := data.accounts[account_id].workspaces[workspace_id].members[input.subject.id]
+	r := workspace.members[input.subject.id]
 	is_string(r)
 }
 
@@ -260,7 +264,7 @@ holds(p) if role in matrix[p]
 
 else if {
 	not role in builtin_roles
-	p in data.accounts[account_id].custom_roles[role].permissions
+	p in account.custom_roles[role].permissions
 }
 
 # role_label names the role in reasons: `member`, `custom role "reviewer"`.
@@ -277,4 +281,4 @@ owner_grants := {sprintf("account owner of %q", [account_id]) | is_account_owner
 # --- Subject search ---------------------------------------------------------
 
 # subjects: the users of the account the resource names (empty when none).
-subjects := {u | some u, _ in data.accounts[account_id].users}
+subjects := {u | some u, _ in account.users}

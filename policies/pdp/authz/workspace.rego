@@ -190,7 +190,7 @@ target_problems contains sprintf("unknown target user %q in account %q", [target
 
 target_is_account_owner if {
 	ws_spec.target
-	target_user == data.accounts[account_id].owner
+	target_user == account.owner
 }
 
 # Only the owner may add, remove or change the role of the owner.
