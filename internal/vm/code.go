@@ -323,6 +323,20 @@ func (p *Program) compileStmt(s ir.Stmt) instr {
 		}
 	case *ir.NotEqualStmt:
 		a, b := p.operand(s.A), p.operand(s.B)
+		if v, ok := s.B.Value.(ir.Bool); ok && !bool(v) {
+			// x != false, the plan's test of a rule's truth (a third of
+			// a decision's comparisons): only false itself equals false.
+			return func(_ *state, f []*ast.Term) (int, error) {
+				a := a.get(f)
+				if a == nil {
+					return 0, nil
+				}
+				if b, ok := a.Value.(ast.Boolean); ok && !bool(b) {
+					return 0, nil
+				}
+				return next, nil
+			}
+		}
 		return func(_ *state, f []*ast.Term) (int, error) {
 			a, b := a.get(f), b.get(f)
 			if a == nil || b == nil || compareTerms(a, b) == 0 {

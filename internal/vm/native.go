@@ -1,9 +1,13 @@
 package vm
 
 import (
+	"cmp"
 	"slices"
+	"strings"
 
 	"github.com/open-policy-agent/opa/v1/ast"
+
+	"github.com/pdp-sidecar/pdp/internal/docstore"
 )
 
 // setValue is a set the plan builds (SetAddStmt), held by the vm as the
@@ -148,6 +152,10 @@ func union(a, b []*ast.Term) *ast.Term {
 // by member, without their AST; anything else through its AST.
 func compareTerms(a, b *ast.Term) int {
 	switch av := a.Value.(type) {
+	case ast.String: // the most compared; ast.Compare starts with type switches
+		if bv, ok := b.Value.(ast.String); ok {
+			return strings.Compare(string(av), string(bv))
+		}
 	case *setValue, ast.Set:
 		if x, ok := setMembers(a); ok {
 			if y, ok := setMembers(b); ok {
@@ -160,7 +168,51 @@ func compareTerms(a, b *ast.Term) int {
 			return compareRecords(av, bv)
 		}
 	}
+	if native(a.Value) || native(b.Value) {
+		// Values of different types compare by type, whatever they hold:
+		// no AST is built (a rule's set tested against false, say).
+		if x, y := typeOrder(a.Value), typeOrder(b.Value); x >= 0 && y >= 0 && x != y {
+			return cmp.Compare(x, y)
+		}
+	}
 	return ast.Compare(solid(a), solid(b))
+}
+
+// native is whether v is one of the vm's own values.
+func native(v ast.Value) bool {
+	switch v.(type) {
+	case *view, *Record, *setValue:
+		return true
+	}
+	return false
+}
+
+// typeOrder is v's type's place in OPA's order of values (ast's
+// valueSortOrder), the vm's own values as what they stand for; -1 for a
+// type not listed here.
+func typeOrder(v ast.Value) int {
+	switch v := v.(type) {
+	case ast.Null:
+		return 0
+	case ast.Boolean:
+		return 1
+	case ast.Number:
+		return 2
+	case ast.String:
+		return 3
+	case *ast.Array:
+		return 7
+	case ast.Object, *Record:
+		return 8
+	case ast.Set, *setValue:
+		return 9
+	case *view:
+		if v.s.Kind(v.r) == docstore.Array {
+			return 7
+		}
+		return 8 // a view is an object or an array
+	}
+	return -1
 }
 
 // compareRecords is OPA's object comparison of two records: their present

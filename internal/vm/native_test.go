@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/open-policy-agent/opa/v1/ast"
+
+	"github.com/pdp-sidecar/pdp/internal/docstore"
 )
 
 // asNative is t with its sets made setValues and its objects of string
@@ -68,6 +70,27 @@ func TestCompareTerms(t *testing.T) {
 	}
 	values = append(values, ast.NewTerm(ast.NewSet()), ast.SetTerm(ast.NewTerm(ast.NewSet())))
 	sign := func(c int) int { return cmp.Compare(c, 0) }
+	// Views of the data: objects and arrays, compared with everything.
+	doc := ast.MustParseTerm(`{"arr": [1], "arr2": [1, 2], "obj": {"a": 1}, "obj2": {"b": 0}, "eobj": {}, "earr": []}`)
+	store, err := docstore.Build(doc.Value.(ast.Object))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"arr", "arr2", "obj", "obj2", "eobj", "earr"} {
+		r, _ := store.Get(store.Root(), k)
+		v := ast.NewTerm(&view{s: store, r: r})
+		for _, b := range values {
+			want := sign(ast.Compare(solid(v), b))
+			for _, nb := range []*ast.Term{b, asNative(b, false)} {
+				if got := sign(compareTerms(v, nb)); got != want {
+					t.Errorf("compareTerms(view of %s, %v) = %d, ast.Compare %d", k, b, got, want)
+				}
+				if got := sign(compareTerms(nb, v)); got != -want {
+					t.Errorf("compareTerms(%v, view of %s) = %d, ast.Compare %d", b, k, got, -want)
+				}
+			}
+		}
+	}
 	for _, absent := range []bool{false, true} {
 		for _, a := range values {
 			for _, b := range values {
