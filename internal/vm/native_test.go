@@ -2,6 +2,9 @@ package vm
 
 import (
 	"cmp"
+	"context"
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -149,5 +152,55 @@ func TestSetValue(t *testing.T) {
 	wantU := ws.Union(ast.MustParseTerm(`{"c", 1, null, 3}`).Value.(ast.Set))
 	if got := solid(u); !got.Equal(ast.NewTerm(wantU)) || len(u.Value.(*setValue).elems) != wantU.Len() {
 		t.Errorf("union %v, want %v", got, wantU)
+	}
+}
+
+// TestScalarStrings: a string of the data read again in one evaluation is
+// the term made the first time (state.scalars), and only that string's:
+// forty strings share sixteen slots, read in and out of order, and two
+// stores' same node are told apart.
+func TestScalarStrings(t *testing.T) {
+	var names, pairs []string
+	for i := range 40 {
+		names = append(names, fmt.Sprintf(`"n%d"`, i))
+		pairs = append(pairs, fmt.Sprintf(`"k%d": "v%d"`, i, i))
+	}
+	data := ast.MustParseTerm(`{"names": [` + strings.Join(names, ", ") + `], "by": {` + strings.Join(pairs, ", ") + `}}`).Value.(ast.Object)
+	c := ast.NewCompiler().WithStrict(true)
+	if c.Compile(map[string]*ast.Module{"p.rego": ast.MustParseModule(`package pdp.t
+keys := ["k1", "k17", "k33", "k1", input.k, "k39", "k17"]
+result := {
+	"names": [x | some x in data.names],
+	"again": [data.names[i] | some i in [0, 16, 32, 0, 16, 39, 23]],
+	"by": [data.by[k] | some k in keys],
+	"same": [s | some k in keys; s := data.by[k] == data.by.k1],
+}`)}); c.Failed() {
+		t.Fatal(c.Errors)
+	}
+	for i, o := range both(t, c, data, "data.pdp.t.result", []string{`{"k": "k1"}`, `{"k": "k2"}`, `{"k": "k18"}`}) {
+		if !agree(o[0], o[3]) || !agree(o[0], o[4]) {
+			t.Errorf("input %d:\n OPA: %v\n  vm, compact data: %v\n  vm WithData, compact data: %v", i, o[0], o[3], o[4])
+		}
+	}
+	a, err := docstore.Build(ast.MustParseTerm(`{"x": "from a"}`).Value.(ast.Object))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := docstore.Build(ast.MustParseTerm(`{"x": "from b"}`).Value.(ast.Object))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := getState(&Program{}, context.Background())
+	defer putState(st)
+	ra, _ := a.Get(a.Root(), "x")
+	rb, _ := b.Get(b.Root(), "x")
+	if ra != rb {
+		t.Fatalf("the two stores' x are nodes %d and %d: the test wants the same node", ra, rb)
+	}
+	if x, y := st.node(a, ra), st.node(b, rb); x.Equal(y) {
+		t.Errorf("store a's x is %v, store b's %v", x, y)
+	}
+	if x, y := st.node(a, ra), st.node(a, ra); x != y {
+		t.Errorf("store a's x read twice made two terms")
 	}
 }

@@ -7,6 +7,8 @@ import (
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/topdown"
+
+	"github.com/pdp-sidecar/pdp/internal/docstore"
 )
 
 // state is one evaluation's: its frames, memoised rules and built-in
@@ -40,9 +42,19 @@ type state struct {
 	viewTerms []ast.Term
 	nviews    int
 
+	// scalars: the strings node made, by node (a direct-mapped cache),
+	// for this evaluation.
+	scalars [16]scalarTerm
+
 	scans       []scanFrame // scans in progress, innermost last
 	visitObject func(k, v *ast.Term) error
 	visitSet    func(x *ast.Term) error
+}
+
+type scalarTerm struct {
+	s *docstore.Store
+	r docstore.Ref
+	t *ast.Term
 }
 
 type memoEntry struct {
@@ -109,6 +121,7 @@ func putState(st *state) {
 	st.dirty = st.dirty[:0]
 	st.folding = false
 	st.releaseViews()
+	clear(st.scalars[:]) // nor its store, through a cached string's node
 	clear(st.scans[:cap(st.scans)])
 	st.scans = st.scans[:0]
 	clear(st.results[:cap(st.results)])

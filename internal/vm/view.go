@@ -83,9 +83,17 @@ func kindOf(t *ast.Term) (docstore.Kind, bool) {
 
 // node is the term for node r of s: a view of an object or array (from the
 // state's slab: it lives for this evaluation only), or a scalar's term of
-// its own (it may end up in a result, so it shares no memory with s).
+// its own (it may end up in a result, so it shares no memory with s). A
+// string read again in the same evaluation (an account's owner, say) is
+// the term made the first time (st.scalars).
 func (st *state) node(s *docstore.Store, r docstore.Ref) *ast.Term {
 	switch s.Kind(r) {
+	case docstore.String:
+		e := &st.scalars[r%docstore.Ref(len(st.scalars))]
+		if e.t == nil || e.r != r || e.s != s {
+			*e = scalarTerm{s: s, r: r, t: s.Term(r)}
+		}
+		return e.t
 	case docstore.Object, docstore.Array:
 		if st.nviews == len(st.views) {
 			// A new slab; the terms handed out from the last one stay valid.
