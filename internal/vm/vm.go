@@ -5,9 +5,11 @@
 // decision is a walk over a few hundred statements instead of OPA's
 // general top-down search. Rules that take only input and data are
 // memoised per evaluation, as OPA's Wasm runtime does. Besides OPA's values
-// it reads two of its own: views of role data held compact (view.go) and
-// records, the input's objects of fixed keys (record.go); their AST is
-// built wherever OPA's own code would meet them.
+// it reads three of its own: views of role data held compact (view.go);
+// records, objects of fixed string keys (record.go): the input's, the
+// constant tables', the policy's object literals'; and setValues, the sets
+// the plan builds (native.go). Their AST is built wherever OPA's own code
+// would meet them.
 //
 // Compile refuses a plan it cannot run exactly as OPA would (a `with`
 // statement, a dynamic call, a built-in that needs the clock, randomness,
