@@ -283,7 +283,7 @@ func (p *Program) compileStmt(s ir.Stmt) instr {
 		return p.objectInsert(s.Object, s.Key, s.Value, true)
 	case *ir.SetAddStmt:
 		set, val := int(s.Set), p.operand(s.Value)
-		return func(_ *state, f []*ast.Term) (int, error) {
+		return func(st *state, f []*ast.Term) (int, error) {
 			t, v := f[set], val.get(f)
 			if t == nil || v == nil {
 				return 0, errors.New("set add to a non-set or of an undefined value")
@@ -302,7 +302,13 @@ func (p *Program) compileStmt(s ir.Stmt) instr {
 				}
 				t.Value = s.ast().Value // grown past setMax: OPA's from now on
 			default:
-				if s == emptySet {
+				if s == emptySet && st.folding {
+					// An index over the data, built once per snapshot:
+					// OPA's set at once, grown in place in the object the
+					// plan re-inserts it into (objectInsert), not made
+					// solid again at each insert.
+					t.Value = ast.NewSet()
+				} else if s == emptySet {
 					// Its own set, from its first member (aliases of the
 					// term see it).
 					if _, isView := v.Value.(*view); isView {
