@@ -167,7 +167,7 @@ func (p *Program) compileLiteral(stmts []ir.Stmt) (instr, int) {
 		if len(vals) == 0 {
 			return nil, 0
 		}
-		t, capacity := int(target), max(int(s.Capacity), len(vals))
+		local, capacity := int(target), max(int(s.Capacity), len(vals))
 		return func(_ *state, f []*ast.Term) (int, error) {
 			elems := make([]*ast.Term, len(vals), capacity)
 			for i, o := range vals {
@@ -177,7 +177,7 @@ func (p *Program) compileLiteral(stmts []ir.Stmt) (instr, int) {
 				}
 				elems[i] = v
 			}
-			f[t] = ast.NewTerm(ast.NewArray(elems...))
+			f[local] = ast.NewTerm(ast.NewArray(elems...))
 			return next, nil
 		}, 1 + len(vals)
 	}
@@ -288,11 +288,25 @@ func (p *Program) compileStmt(s ir.Stmt) instr {
 			if t == nil || v == nil {
 				return 0, errors.New("set add to a non-set or of an undefined value")
 			}
-			switch s := t.Value.(type) {
-			case *setValue:
-				if _, isView := v.Value.(*view); isView {
-					v = solid(v) // a view lives for this evaluation only
+			if _, isView := v.Value.(*view); isView {
+				v = solid(v) // a view lives for this evaluation only
+			}
+			if t.Value == emptySet {
+				// Its own set, from its first member (aliases of the term
+				// see it).
+				if !st.folding {
+					s := newSetValue(1)
+					s.elems = append(s.elems, v)
+					t.Value = s
+					return next, nil
 				}
+				// While folding (an index over the data, built once per
+				// snapshot), OPA's set at once: grown in place in the
+				// object the plan re-inserts it into (objectInsert), not
+				// made solid again at each insert.
+				t.Value = ast.NewSet()
+			}
+			if s, ok := t.Value.(*setValue); ok {
 				if len(s.elems) < setMax {
 					s.add(v)
 					return next, nil
@@ -301,24 +315,6 @@ func (p *Program) compileStmt(s ir.Stmt) instr {
 					return next, nil
 				}
 				t.Value = s.ast().Value // grown past setMax: OPA's from now on
-			default:
-				if s == emptySet && st.folding {
-					// An index over the data, built once per snapshot:
-					// OPA's set at once, grown in place in the object the
-					// plan re-inserts it into (objectInsert), not made
-					// solid again at each insert.
-					t.Value = ast.NewSet()
-				} else if s == emptySet {
-					// Its own set, from its first member (aliases of the
-					// term see it).
-					if _, isView := v.Value.(*view); isView {
-						v = solid(v)
-					}
-					s := newSetValue(1)
-					s.elems = append(s.elems, v)
-					t.Value = s
-					return next, nil
-				}
 			}
 			s, ok := t.Value.(ast.Set)
 			if !ok {
