@@ -749,7 +749,6 @@ func (st *state) callBuiltin(f []*ast.Term, c *callee, operands []operand) (*ast
 			solidAll(args)
 		}
 		if v, ok := c.inline(args); ok {
-			clear(st.args)
 			return v, nil
 		}
 	}
@@ -759,7 +758,9 @@ func (st *state) callBuiltin(f []*ast.Term, c *callee, operands []operand) (*ast
 	if err := c.builtin(st.bctx, args, st.collect); err != nil {
 		return nil, err
 	}
-	clear(st.args)
+	// st.args keeps its arguments until the next call: the evaluation's
+	// own terms, cleared by putState (clearing a few pointers after every
+	// call was 1.5% of a decision, write barriers included).
 	return st.out, nil
 }
 
