@@ -47,6 +47,19 @@ type Record struct {
 // indexMin is the fewest keys a record finds through an index.
 const indexMin = 12
 
+// keyIndex is the index of a record of these keys: each key's place, or
+// nil for fewer than indexMin keys.
+func keyIndex(keys []string) map[string]int {
+	if len(keys) < indexMin {
+		return nil
+	}
+	index := make(map[string]int, len(keys))
+	for i, k := range keys {
+		index[k] = i
+	}
+	return index
+}
+
 // freeze is the value of a constant rule as the vm reads it fastest: every
 // object of string keys reached through objects from t a record (frozen)
 // whose AST is the object itself, so that solid costs nothing; arrays,
@@ -69,22 +82,16 @@ func freeze(t *ast.Term) *ast.Term {
 		r.terms = append(r.terms, k)
 		r.vals = append(r.vals, freeze(obj.Get(k)))
 	}
-	if len(r.keys) >= indexMin {
-		r.index = make(map[string]int, len(r.keys))
-		for i, k := range r.keys {
-			r.index[k] = i
-		}
-	}
+	r.index = keyIndex(r.keys)
 	return ast.NewTerm(r)
 }
 
-// literal is an object literal of constant string keys, as compiled: its
-// keys in order and the operands of their values.
+// literal is an object literal of constant string keys, as compiled: the
+// shape of its records (keys in order, their terms and index; no values)
+// and the operands of their values, by key.
 type literal struct {
-	keys  []string
-	terms []*ast.Term
-	vals  []operand // by key, in order
-	index map[string]int
+	shape Record
+	vals  []operand
 }
 
 // newLiteral is the literal of these keys (distinct strings) and values.
@@ -94,18 +101,13 @@ func newLiteral(keys []*ast.Term, vals []operand) *literal {
 		order[i] = i
 	}
 	slices.SortFunc(order, func(i, j int) int { return keys[i].Value.Compare(keys[j].Value) })
-	l := &literal{}
+	l := &literal{shape: Record{literal: true}}
 	for _, i := range order {
-		l.keys = append(l.keys, string(keys[i].Value.(ast.String)))
-		l.terms = append(l.terms, keys[i])
+		l.shape.keys = append(l.shape.keys, string(keys[i].Value.(ast.String)))
+		l.shape.terms = append(l.shape.terms, keys[i])
 		l.vals = append(l.vals, vals[i])
 	}
-	if len(l.keys) >= indexMin {
-		l.index = make(map[string]int, len(l.keys))
-		for i, k := range l.keys {
-			l.index[k] = i
-		}
-	}
+	l.shape.index = keyIndex(l.shape.keys)
 	return l
 }
 
@@ -122,15 +124,15 @@ type smallRecord struct {
 func (l *literal) record() (*ast.Term, *Record) {
 	var t *ast.Term
 	var r *Record
-	if len(l.keys) <= 4 {
+	var vals []*ast.Term
+	if n := len(l.vals); n <= 4 {
 		x := &smallRecord{}
-		t, r = &x.t, &x.r
-		r.vals = x.vals[:len(l.keys)]
+		t, r, vals = &x.t, &x.r, x.vals[:n]
 	} else {
-		r = &Record{vals: make([]*ast.Term, len(l.keys))}
-		t = &ast.Term{}
+		t, r, vals = &ast.Term{}, &Record{}, make([]*ast.Term, n)
 	}
-	r.keys, r.terms, r.index, r.literal = l.keys, l.terms, l.index, true
+	*r = l.shape
+	r.vals = vals
 	t.Value = r
 	return t, r
 }
@@ -195,11 +197,8 @@ func (r *Record) Get(key string) *ast.Term { return r.get(key) }
 // setValue among them).
 func (r *Record) shallow() bool {
 	for _, v := range r.vals {
-		if v != nil {
-			switch v.Value.(type) {
-			case *view, *Record, *setValue:
-				return false
-			}
+		if v != nil && native(v.Value) {
+			return false
 		}
 	}
 	return true

@@ -61,8 +61,7 @@ func solid(t *ast.Term) *ast.Term {
 // solidAll makes every view, record and setValue of args solid.
 func solidAll(args []*ast.Term) {
 	for i, a := range args {
-		switch a.Value.(type) {
-		case *view, *Record, *setValue:
+		if native(a.Value) {
 			args[i] = solid(a)
 		}
 	}
