@@ -75,7 +75,7 @@ func (a *astBuilder) str(off, n uint32) *ast.Term {
 
 func (a *astBuilder) term(r Ref) *ast.Term {
 	s := a.s
-	n := s.nodes[r]
+	n := &s.cells[r]
 	switch n.kind {
 	case Null:
 		return ast.InternedNullTerm
@@ -88,14 +88,14 @@ func (a *astBuilder) term(r Ref) *ast.Term {
 	case Array:
 		elems := make([]*ast.Term, n.n)
 		for i := range elems {
-			elems[i] = a.term(s.elems[int(n.off)+i])
+			elems[i] = a.term(Ref(n.off) + Ref(i))
 		}
 		return a.newTerm(ast.NewArray(elems...))
 	default:
 		kv := make([][2]*ast.Term, n.n)
 		for i := range kv {
-			m := s.members[int(n.off)+i]
-			kv[i] = [2]*ast.Term{a.str(m.keyOff, m.keyLen), a.term(m.value)}
+			m := &s.cells[int(n.off)+i]
+			kv[i] = [2]*ast.Term{a.str(m.keyOff, m.keyLen), a.term(Ref(n.off) + Ref(i))}
 		}
 		return a.newTerm(ast.NewObject(kv...))
 	}

@@ -30,8 +30,11 @@ type Decoder struct {
 	pos   int
 	depth int
 	b     builder
-	kv    []member // members of the objects being decoded, innermost last
-	elems []Ref    // elements of the arrays being decoded, innermost last
+	// The members (keys written) and elements of the containers being
+	// decoded, innermost last: a container's cells are appended to the
+	// Store when it closes, after its members' own, so that they are
+	// contiguous.
+	stack []cell
 }
 
 // maxDepth is well under encoding/json's own limit (10000), so a document
@@ -50,30 +53,30 @@ func (d *Decoder) Decode(raw []byte) (s *Store, ok bool) {
 		return nil, false // offsets into text (and counts of nodes) could overflow
 	}
 	d.data, d.pos, d.depth = raw, 0, 0
-	d.kv, d.elems = d.kv[:0], d.elems[:0]
+	d.stack = d.stack[:0]
 	// Sized for role data (spec/data.md; an account's file of 18.6 KB
-	// holds 496 nodes, 442 members, 53 elements and 5.2 KB of text, its
-	// short strings stored once), with a little to spare: other documents
-	// grow the slices as they go.
+	// holds 496 values and 5.2 KB of text, its short strings stored
+	// once), with a little to spare: other documents grow the slices as
+	// they go.
 	d.b.s = &Store{
-		nodes:   make([]node, 0, len(raw)/32+1),
-		members: make([]member, 0, len(raw)/36+1),
-		elems:   make([]Ref, 0, len(raw)/256+1),
-		text:    make([]byte, 0, len(raw)*2/7+1),
+		cells: make([]cell, 1, len(raw)/32+2), // the root's first
+		text:  make([]byte, 0, len(raw)*2/7+1),
 	}
 	clear(d.b.short) // offsets into the last document's text
 	defer func() { d.data, d.b.s = nil, nil }()
 	d.skipSpace()
-	if _, ok := d.value(); !ok {
+	root, ok := d.value()
+	if !ok {
 		return nil, false
 	}
+	d.b.s.cells[0] = root
 	d.skipSpace()
 	if d.pos != len(d.data) {
 		return nil, false
 	}
 	// Decoded text may outgrow the bytes it came from (an invalid UTF-8
 	// byte becomes the three of U+FFFD): past 32-bit offsets, decline.
-	if len(d.b.s.text) > math.MaxUint32 || len(d.b.s.nodes) > math.MaxUint32 {
+	if len(d.b.s.text) > math.MaxUint32 || len(d.b.s.cells) > math.MaxUint32 {
 		return nil, false
 	}
 	return d.b.s, true
@@ -90,17 +93,11 @@ func (d *Decoder) skipSpace() {
 	}
 }
 
-// newNode appends an empty node and returns its Ref: a container's node
-// comes before its members' (the root is Ref 0).
-func (d *Decoder) newNode() Ref {
-	s := d.b.s
-	s.nodes = append(s.nodes, node{})
-	return Ref(len(s.nodes) - 1)
-}
-
-func (d *Decoder) value() (Ref, bool) {
+// value decodes the value at d.pos, into a cell for its container (or
+// the root) to place.
+func (d *Decoder) value() (cell, bool) {
 	if d.pos >= len(d.data) {
-		return 0, false
+		return cell{}, false
 	}
 	switch c := d.data[d.pos]; {
 	case c == '{':
@@ -109,40 +106,32 @@ func (d *Decoder) value() (Ref, bool) {
 		return d.array()
 	case c == '"':
 		off, n, ok := d.str()
-		if !ok {
-			return 0, false
-		}
-		r := d.newNode()
-		d.b.s.nodes[r] = node{kind: String, n: n, off: off}
-		return r, true
+		return cell{kind: String, n: n, off: off}, ok
 	case c == 't':
-		return d.literal("true", node{kind: Boolean, n: 1})
+		return d.literal("true", cell{kind: Boolean, n: 1})
 	case c == 'f':
-		return d.literal("false", node{kind: Boolean})
+		return d.literal("false", cell{kind: Boolean})
 	case c == 'n':
-		return d.literal("null", node{kind: Null})
+		return d.literal("null", cell{kind: Null})
 	case c == '-' || ('0' <= c && c <= '9'):
 		return d.number()
 	}
-	return 0, false
+	return cell{}, false
 }
 
-func (d *Decoder) literal(word string, n node) (Ref, bool) {
+func (d *Decoder) literal(word string, c cell) (cell, bool) {
 	if len(d.data)-d.pos < len(word) || string(d.data[d.pos:d.pos+len(word)]) != word {
-		return 0, false
+		return cell{}, false
 	}
 	d.pos += len(word)
-	r := d.newNode()
-	d.b.s.nodes[r] = n
-	return r, true
+	return c, true
 }
 
-func (d *Decoder) object() (Ref, bool) {
+func (d *Decoder) object() (cell, bool) {
 	if d.depth++; d.depth > maxDepth {
-		return 0, false
+		return cell{}, false
 	}
-	r := d.newNode()
-	base := len(d.kv)
+	base := len(d.stack)
 	if !d.list('}', func() bool {
 		if d.pos >= len(d.data) || d.data[d.pos] != '"' {
 			return false
@@ -159,54 +148,54 @@ func (d *Decoder) object() (Ref, bool) {
 		d.skipSpace()
 		v, ok := d.value()
 		if ok {
-			d.kv = append(d.kv, member{keyOff: koff, keyLen: klen, value: v})
+			v.keyOff, v.keyLen = koff, klen
+			d.stack = append(d.stack, v)
 		}
 		return ok
 	}) {
-		return 0, false
+		return cell{}, false
 	}
 	s := d.b.s
-	ms := d.kv[base:]
+	ms := d.stack[base:]
 	// Members in key order (byte order, as OPA orders string keys), which
 	// also puts a duplicate key beside its twin.
-	slices.SortFunc(ms, func(a, b member) int {
+	slices.SortFunc(ms, func(a, b cell) int {
 		return strings.Compare(s.str(a.keyOff, a.keyLen), s.str(b.keyOff, b.keyLen))
 	})
 	for i := 1; i < len(ms); i++ {
 		if s.str(ms[i].keyOff, ms[i].keyLen) == s.str(ms[i-1].keyOff, ms[i-1].keyLen) {
-			return 0, false // encoding/json keeps the last: leave that to it
+			return cell{}, false // encoding/json keeps the last: leave that to it
 		}
 	}
-	s.nodes[r] = node{kind: Object, n: uint32(len(ms)), off: uint32(len(s.members))}
-	s.members = append(s.members, ms...)
-	d.b.table(r)
-	d.kv = d.kv[:base]
+	obj := cell{kind: Object, n: uint32(len(ms)), off: uint32(len(s.cells))}
+	s.cells = append(s.cells, ms...)
+	obj.tableHi, obj.tableLo = d.b.table(obj.off, obj.n)
+	d.stack = d.stack[:base]
 	d.depth--
-	return r, true
+	return obj, true
 }
 
-func (d *Decoder) array() (Ref, bool) {
+func (d *Decoder) array() (cell, bool) {
 	if d.depth++; d.depth > maxDepth {
-		return 0, false
+		return cell{}, false
 	}
-	r := d.newNode()
-	base := len(d.elems)
+	base := len(d.stack)
 	if !d.list(']', func() bool {
 		v, ok := d.value()
 		if ok {
-			d.elems = append(d.elems, v)
+			d.stack = append(d.stack, v)
 		}
 		return ok
 	}) {
-		return 0, false
+		return cell{}, false
 	}
 	s := d.b.s
-	es := d.elems[base:]
-	s.nodes[r] = node{kind: Array, n: uint32(len(es)), off: uint32(len(s.elems))}
-	s.elems = append(s.elems, es...)
-	d.elems = d.elems[:base]
+	es := d.stack[base:]
+	arr := cell{kind: Array, n: uint32(len(es)), off: uint32(len(s.cells))}
+	s.cells = append(s.cells, es...)
+	d.stack = d.stack[:base]
 	d.depth--
-	return r, true
+	return arr, true
 }
 
 // list reads the items of the object or array that opens at d.pos, to
@@ -292,7 +281,7 @@ func (d *Decoder) slowStr() (off, n uint32, ok bool) {
 
 // number accepts exactly JSON's number grammar and keeps the literal, as
 // json.Number (and OPA's ast.Number after it) does.
-func (d *Decoder) number() (Ref, bool) {
+func (d *Decoder) number() (cell, bool) {
 	start, i, n := d.pos, d.pos, len(d.data)
 	digits := func() bool {
 		j := i
@@ -308,12 +297,12 @@ func (d *Decoder) number() (Ref, bool) {
 	case i < n && d.data[i] == '0':
 		i++
 	case !digits():
-		return 0, false
+		return cell{}, false
 	}
 	if i < n && d.data[i] == '.' {
 		i++
 		if !digits() {
-			return 0, false
+			return cell{}, false
 		}
 	}
 	if i < n && (d.data[i] == 'e' || d.data[i] == 'E') {
@@ -322,7 +311,7 @@ func (d *Decoder) number() (Ref, bool) {
 			i++
 		}
 		if !digits() {
-			return 0, false
+			return cell{}, false
 		}
 	}
 	d.pos = i
@@ -330,12 +319,10 @@ func (d *Decoder) number() (Ref, bool) {
 	// OPA refuses a number its evaluator cannot handle (an exponent past
 	// 2^100000): leave it to the slow path, which reports it.
 	if _, err := ast.NumberChecked(lit); err != nil {
-		return 0, false
+		return cell{}, false
 	}
 	off, tn := d.b.addText(lit)
-	r := d.newNode()
-	d.b.s.nodes[r] = node{kind: Number, n: tn, off: off}
-	return r, true
+	return cell{kind: Number, n: tn, off: off}, true
 }
 
 func unsafeString(b []byte) string {

@@ -211,12 +211,12 @@ func TestJoinDropsTablesPastTheLimit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := o.nodes[o.Root()].table(); !ok {
+	if _, ok := o.cells[o.Root()].table(); !ok {
 		t.Fatal("the object has no table to begin with")
 	}
 	s := &Store{}
 	s.appendMoved(o, bases{index: maxTables * tableAlign})
-	if _, ok := s.nodes[0].table(); ok {
+	if _, ok := s.cells[0].table(); ok {
 		t.Fatal("a table past 2^24 starts is still named")
 	}
 	checkNavigation(t, s, 0, obj)

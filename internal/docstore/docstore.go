@@ -40,27 +40,38 @@ const (
 // Ref names a node of a Store.
 type Ref uint32
 
-// node is one value: a scalar's text (a number as written, a string's
-// bytes, a boolean's 0 or 1 in n) or a container's members.
-type node struct {
-	kind Kind
+// cell is one value, with its key when it is an object's member: a
+// scalar's text (a number as written, a string's bytes, a boolean's 0 or
+// 1 in n) or a container's members, which are cells themselves,
+// contiguous. A member's key and value share a cell (and a cache line),
+// so that finding a key and reading what it holds is one miss, not two,
+// once the document outgrows the CPU's caches.
+type cell struct {
+	// keyOff, keyLen: an object member's key in s.text (0, 0 for an
+	// array's element and the root).
+	keyOff, keyLen uint32
+	kind           Kind
 	// tableHi, tableLo: an object's hash table (see indexMin), 24 bits:
 	// 0 for none, else 1 + where it starts in s.index, in tableAlign
-	// slots. (They fill the padding after kind: a node stays 12 bytes.)
+	// slots. (They fill the padding after kind: a cell is 20 bytes.)
 	tableHi uint8
 	tableLo uint16
 	// n: an object's or array's members, a string's or number's bytes,
 	// a boolean's value.
 	n uint32
-	// off: the first member (s.members for an object, s.elems for an
-	// array), or the first byte in s.text.
+	// off: the first member's cell, or the first byte in s.text.
 	off uint32
 }
 
-// table is where n's hash table starts in s.index, and whether it has one.
-func (n node) table() (start uint32, ok bool) {
-	t := uint32(n.tableHi)<<16 | uint32(n.tableLo)
+// table is where c's hash table starts in s.index, and whether it has one.
+func (c *cell) table() (start uint32, ok bool) {
+	t := uint32(c.tableHi)<<16 | uint32(c.tableLo)
 	return (t - 1) * tableAlign, t != 0
+}
+
+// setValue makes c the value v, keeping c's key.
+func (c *cell) setValue(v cell) {
+	c.kind, c.tableHi, c.tableLo, c.n, c.off = v.kind, v.tableHi, v.tableLo, v.n, v.off
 }
 
 // An object of indexMin members or more (up to 2^24, a slot's index) has a
@@ -75,7 +86,7 @@ const (
 	indexMin   = 16
 	tableAlign = 16 // a table starts on a multiple of 16 slots
 	slotIndex  = 1<<24 - 1
-	maxTables  = 1<<24 - 1 // table starts a node can name
+	maxTables  = 1<<24 - 1 // table starts a cell can name
 )
 
 func tableSize(n uint32) uint32 { return (n + n/4 + tableAlign - 1) &^ (tableAlign - 1) }
@@ -95,19 +106,11 @@ func ArrayIndex(step string, n int) (int, bool) {
 	return i, ok && i >= 0 && i < n
 }
 
-// member is an object's member: its key's bytes in s.text, and its value.
-type member struct {
-	keyOff, keyLen uint32
-	value          Ref
-}
-
 // Store is an immutable JSON document.
 type Store struct {
-	nodes   []node
-	members []member // each object's, contiguous and sorted by key
-	elems   []Ref    // each array's, contiguous
-	text    []byte   // strings, keys and numbers (short ones stored once)
-	index   []uint32 // the hash tables of large objects (see indexMin)
+	cells []cell   // the root first; each container's members contiguous, an object's sorted by key
+	text  []byte   // strings, keys and numbers (short ones stored once)
+	index []uint32 // the hash tables of large objects (see indexMin)
 }
 
 // seed hashes the keys of every Store's tables: one per process, so that
@@ -118,13 +121,13 @@ var seed = maphash.MakeSeed()
 func (s *Store) Root() Ref { return 0 }
 
 // Kind is r's type.
-func (s *Store) Kind(r Ref) Kind { return s.nodes[r].kind }
+func (s *Store) Kind(r Ref) Kind { return s.cells[r].kind }
 
 // Len is the number of an object's or array's members, 0 for a scalar.
 func (s *Store) Len(r Ref) int {
-	n := s.nodes[r]
-	if n.kind == Object || n.kind == Array {
-		return int(n.n)
+	c := &s.cells[r]
+	if c.kind == Object || c.kind == Array {
+		return int(c.n)
 	}
 	return 0
 }
@@ -132,14 +135,14 @@ func (s *Store) Len(r Ref) int {
 // Get is an object's value for key; false when r is not an object or has
 // no such key.
 func (s *Store) Get(r Ref, key string) (Ref, bool) {
-	n := s.nodes[r]
-	if n.kind != Object {
+	c := &s.cells[r]
+	if c.kind != Object {
 		return 0, false
 	}
-	if start, ok := n.table(); ok {
-		return s.find(n, start, key)
+	if start, ok := c.table(); ok {
+		return s.find(c.off, c.n, start, key)
 	}
-	ms := s.members[n.off : n.off+n.n]
+	ms := s.cells[c.off : c.off+c.n]
 	lo, hi := 0, len(ms)
 	for lo < hi {
 		mid := int(uint(lo+hi) >> 1)
@@ -150,15 +153,16 @@ func (s *Store) Get(r Ref, key string) (Ref, bool) {
 		}
 	}
 	if lo < len(ms) && s.str(ms[lo].keyOff, ms[lo].keyLen) == key {
-		return ms[lo].value, true
+		return Ref(c.off) + Ref(lo), true
 	}
 	return 0, false
 }
 
-// find is Get through an object's hash table, which starts at start.
-func (s *Store) find(n node, start uint32, key string) (Ref, bool) {
+// find is Get through the hash table at start of an object of n members
+// from cell off.
+func (s *Store) find(off, n, start uint32, key string) (Ref, bool) {
 	h := maphash.String(seed, key)
-	size := tableSize(n.n)
+	size := tableSize(n)
 	tab := s.index[start : start+size]
 	i, tag := slotOf(h, size)
 	for {
@@ -167,9 +171,9 @@ func (s *Store) find(n node, start uint32, key string) (Ref, bool) {
 			return 0, false
 		}
 		if e&^slotIndex == tag {
-			m := s.members[n.off+e&slotIndex-1]
-			if s.str(m.keyOff, m.keyLen) == key {
-				return m.value, true
+			m := off + e&slotIndex - 1
+			if c := &s.cells[m]; s.str(c.keyOff, c.keyLen) == key {
+				return Ref(m), true
 			}
 		}
 		if i++; i == size {
@@ -180,27 +184,28 @@ func (s *Store) find(n node, start uint32, key string) (Ref, bool) {
 
 // Member is an object's i-th member in key order.
 func (s *Store) Member(r Ref, i int) (key string, value Ref) {
-	m := s.members[int(s.nodes[r].off)+i]
-	return s.str(m.keyOff, m.keyLen), m.value
+	m := s.cells[r].off + uint32(i)
+	c := &s.cells[m]
+	return s.str(c.keyOff, c.keyLen), Ref(m)
 }
 
 // Elem is an array's i-th element.
-func (s *Store) Elem(r Ref, i int) Ref { return s.elems[int(s.nodes[r].off)+i] }
+func (s *Store) Elem(r Ref, i int) Ref { return Ref(s.cells[r].off + uint32(i)) }
 
 // Text is a string's value or a number's text (as written); "" for the
 // other kinds. It shares the Store's memory, which nothing writes to.
 func (s *Store) Text(r Ref) string {
-	n := s.nodes[r]
-	if n.kind != String && n.kind != Number {
+	c := &s.cells[r]
+	if c.kind != String && c.kind != Number {
 		return ""
 	}
-	return s.str(n.off, n.n)
+	return s.str(c.off, c.n)
 }
 
 // Bool is a boolean's value (false for the other kinds).
 func (s *Store) Bool(r Ref) bool {
-	n := s.nodes[r]
-	return n.kind == Boolean && n.n == 1
+	c := &s.cells[r]
+	return c.kind == Boolean && c.n == 1
 }
 
 func (s *Store) str(off, n uint32) string {
@@ -250,24 +255,24 @@ func (s *Store) Lookup(path []string) (Ref, bool) {
 
 // Stats is what a Store holds, for the logs and tests.
 type Stats struct {
-	Nodes, Members, Elems, TextBytes int
+	// Cells: every value's, a member's key included.
+	Cells, TextBytes int
 	// IndexSlots: the slots of the large objects' hash tables.
 	IndexSlots int
 }
 
 // Stats counts s's parts.
 func (s *Store) Stats() Stats {
-	return Stats{len(s.nodes), len(s.members), len(s.elems), len(s.text), len(s.index)}
+	return Stats{len(s.cells), len(s.text), len(s.index)}
 }
 
 // Bytes is about how much memory s holds.
 func (s *Store) Bytes() int {
-	return cap(s.nodes)*int(unsafe.Sizeof(node{})) + cap(s.members)*int(unsafe.Sizeof(member{})) +
-		cap(s.elems)*4 + cap(s.text) + cap(s.index)*4
+	return cap(s.cells)*int(unsafe.Sizeof(cell{})) + cap(s.text) + cap(s.index)*4
 }
 
 // ErrTooLarge is Build's error for a document past the Store's 32-bit
-// offsets (4 GiB of text or 4 billion nodes).
+// offsets (4 GiB of text or 4 billion values).
 var ErrTooLarge = errors.New("document too large for a compact store")
 
 // Build makes a Store of v, a JSON document as OPA's AST: objects with
@@ -285,12 +290,10 @@ func Build(v ast.Value) (s *Store, err error) {
 		}
 	}()
 	b.count(v)
-	b.s.nodes = make([]node, 0, b.nodes)
-	b.s.members = make([]member, 0, b.members)
-	b.s.elems = make([]Ref, 0, b.elems)
+	b.s.cells = make([]cell, 0, b.cells)
 	b.s.text = make([]byte, 0, b.text)
 	b.s.index = make([]uint32, 0, b.index)
-	b.s.nodes = append(b.s.nodes, node{})
+	b.s.cells = append(b.s.cells, cell{})
 	b.fill(0, v)
 	// text was sized for every string; stored once, short ones take less.
 	b.s.text = slices.Clone(b.s.text)
@@ -309,7 +312,7 @@ type builder struct {
 	kv  [][2]*ast.Term
 	add func(k, v *ast.Term)
 	// capacities, from count
-	nodes, members, elems, text, index int
+	cells, text, index int
 }
 
 type shortText struct{ off, n uint32 }
@@ -325,7 +328,7 @@ func (b *builder) fail(format string, args ...any) {
 
 // count sizes the slices (an upper bound for text: repeats are stored once).
 func (b *builder) count(v ast.Value) {
-	b.nodes++
+	b.cells++
 	switch v := v.(type) {
 	case ast.Null, ast.Boolean:
 	case ast.Number:
@@ -333,12 +336,10 @@ func (b *builder) count(v ast.Value) {
 	case ast.String:
 		b.text += len(v)
 	case *ast.Array:
-		b.elems += v.Len()
 		for i := range v.Len() {
 			b.count(v.Elem(i).Value)
 		}
 	case ast.Object:
-		b.members += v.Len()
 		if n := v.Len(); n >= indexMin && n <= slotIndex {
 			b.index += int(tableSize(uint32(n)))
 		}
@@ -357,74 +358,72 @@ func (b *builder) count(v ast.Value) {
 	default:
 		b.fail("%T is not a JSON value", v)
 	}
-	if b.nodes > math.MaxUint32 || b.text > math.MaxUint32 || b.members > math.MaxUint32 || b.elems > math.MaxUint32 || b.index > math.MaxUint32 {
+	if b.cells > math.MaxUint32 || b.text > math.MaxUint32 || b.index > math.MaxUint32 {
 		panic(buildError{ErrTooLarge})
 	}
 }
 
-// fill writes v into node r (already appended).
+// fill writes v into cell r (already appended, its key written), the
+// members' cells first (contiguous), then each member's tree.
 func (b *builder) fill(r Ref, v ast.Value) {
 	s := b.s
+	c := &s.cells[r]
 	switch v := v.(type) {
 	case ast.Null:
-		s.nodes[r] = node{kind: Null}
+		c.setValue(cell{kind: Null})
 	case ast.Boolean:
 		n := uint32(0)
 		if v {
 			n = 1
 		}
-		s.nodes[r] = node{kind: Boolean, n: n}
+		c.setValue(cell{kind: Boolean, n: n})
 	case ast.Number:
 		off, n := b.addText(string(v))
-		s.nodes[r] = node{kind: Number, n: n, off: off}
+		c.setValue(cell{kind: Number, n: n, off: off})
 	case ast.String:
 		off, n := b.addText(string(v))
-		s.nodes[r] = node{kind: String, n: n, off: off}
+		c.setValue(cell{kind: String, n: n, off: off})
 	case *ast.Array:
-		// The members' slots first (contiguous), then each member's tree.
-		first := len(s.elems)
-		for range v.Len() {
-			s.elems = append(s.elems, Ref(len(s.nodes)))
-			s.nodes = append(s.nodes, node{})
-		}
-		s.nodes[r] = node{kind: Array, n: uint32(v.Len()), off: uint32(first)}
+		first := uint32(len(s.cells))
+		s.cells = append(s.cells, make([]cell, v.Len())...)
+		s.cells[r].setValue(cell{kind: Array, n: uint32(v.Len()), off: first})
 		for i := range v.Len() {
-			b.fill(s.elems[first+i], v.Elem(i).Value)
+			b.fill(Ref(first)+Ref(i), v.Elem(i).Value)
 		}
 	case ast.Object:
-		first := len(s.members)
+		first := uint32(len(s.cells))
 		// Foreach visits keys in sorted (ast.Compare) order, which for
 		// strings is byte order, as Get's search needs.
 		base := b.push(v)
 		for _, kv := range b.kv[base:] {
 			off, n := b.addText(string(kv[0].Value.(ast.String)))
-			s.members = append(s.members, member{keyOff: off, keyLen: n, value: Ref(len(s.nodes))})
-			s.nodes = append(s.nodes, node{})
+			s.cells = append(s.cells, cell{keyOff: off, keyLen: n})
 		}
-		s.nodes[r] = node{kind: Object, n: uint32(v.Len()), off: uint32(first)}
-		b.table(r)
+		obj := cell{kind: Object, n: uint32(v.Len()), off: first}
+		obj.tableHi, obj.tableLo = b.table(first, obj.n)
+		s.cells[r].setValue(obj)
 		for i := base; i < len(b.kv); i++ {
-			b.fill(s.members[first+i-base].value, b.kv[i][1].Value)
+			b.fill(Ref(first)+Ref(i-base), b.kv[i][1].Value)
 		}
 		b.pop(base)
 	}
 }
 
-// table gives object r, its members written, a hash table if it is large
-// enough and node r can name where the table starts (past 2^24 tables'
-// starts, an object is searched as a small one is).
-func (b *builder) table(r Ref) {
+// table gives the object of n members from cell off (their keys written)
+// a hash table if it is large enough and a cell can name where the table
+// starts (past 2^24 tables' starts, an object is searched as a small one
+// is), and returns its 24 bits for the object's cell (0 for none).
+func (b *builder) table(off, n uint32) (hi uint8, lo uint16) {
 	s := b.s
-	n := s.nodes[r]
-	if n.n < indexMin || n.n > slotIndex || len(s.index)/tableAlign >= maxTables {
-		return
+	if n < indexMin || n > slotIndex || len(s.index)/tableAlign >= maxTables {
+		return 0, 0
 	}
 	start := len(s.index)
-	size := tableSize(n.n)
+	size := tableSize(n)
 	s.index = slices.Grow(s.index, int(size))[:start+int(size)]
 	tab := s.index[start:]
 	clear(tab)
-	for j, m := range s.members[n.off : n.off+n.n] {
+	for j, m := range s.cells[off : off+n] {
 		h := maphash.String(seed, s.str(m.keyOff, m.keyLen))
 		i, tag := slotOf(h, size)
 		for tab[i] != 0 {
@@ -435,7 +434,7 @@ func (b *builder) table(r Ref) {
 		tab[i] = tag | uint32(j+1)
 	}
 	t := uint32(start/tableAlign + 1)
-	s.nodes[r].tableHi, s.nodes[r].tableLo = uint8(t>>16), uint16(t)
+	return uint8(t >> 16), uint16(t)
 }
 
 // push puts obj's members (in key order) on top of b.kv and returns where

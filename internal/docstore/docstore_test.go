@@ -194,7 +194,7 @@ func TestLargeObjectsFindEveryKey(t *testing.T) {
 			t.Fatal(err)
 		}
 		users, _ := s.Get(s.Root(), "users")
-		_, hasTable := s.nodes[users].table()
+		_, hasTable := s.cells[users].table()
 		want(t, hasTable == (n >= indexMin), "%d members: table %v", n, hasTable)
 		slots := 0
 		if n >= indexMin {
@@ -236,7 +236,7 @@ func FuzzObjectGet(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, hasTable := s.nodes[s.Root()].table()
+		_, hasTable := s.cells[s.Root()].table()
 		if hasTable != (len(want) >= indexMin) {
 			t.Fatalf("%d members: table %v", len(want), hasTable)
 		}

@@ -24,25 +24,21 @@ type Sub struct {
 func Join(t Tree) (*Store, error) {
 	j := joiner{base: map[*Store]bases{}}
 	j.count(t)
-	tot := bases{nodes: 1} // the root's node comes first
+	tot := bases{cells: 1} // the root's cell comes first
 	for _, o := range j.stores {
 		j.base[o] = tot
-		tot.nodes += len(o.nodes)
-		tot.members += len(o.members)
-		tot.elems += len(o.elems)
+		tot.cells += len(o.cells)
 		tot.text += len(o.text)
 		tot.index += len(o.index)
 	}
-	nodes, members, text, index := tot.nodes+j.nodes-1, tot.members+j.members, tot.text+j.text, tot.index+j.index
-	if nodes > math.MaxUint32 || members > math.MaxUint32 || tot.elems > math.MaxUint32 || text > math.MaxUint32 || index > math.MaxUint32 {
+	cells, text, index := tot.cells+j.cells, tot.text+j.text, tot.index+j.index
+	if cells > math.MaxUint32 || text > math.MaxUint32 || index > math.MaxUint32 {
 		return nil, ErrTooLarge
 	}
 	s := &Store{
-		nodes:   make([]node, 1, nodes), // the root first: Ref 0
-		members: make([]member, 0, members),
-		elems:   make([]Ref, 0, tot.elems),
-		text:    make([]byte, 0, text),
-		index:   make([]uint32, 0, index),
+		cells: make([]cell, 1, cells), // the root first: Ref 0
+		text:  make([]byte, 0, text),
+		index: make([]uint32, 0, index),
 	}
 	for _, o := range j.stores {
 		s.appendMoved(o, j.base[o])
@@ -54,19 +50,18 @@ func Join(t Tree) (*Store, error) {
 
 // bases is where one Store's parts start in the joined Store (and, in
 // joiner, the sum of all of them).
-type bases struct{ nodes, members, elems, text, index int }
+type bases struct{ cells, text, index int }
 
 type joiner struct {
 	stores []*Store // in the order first met
 	base   map[*Store]bases
-	// What t's own objects add: a node and members each, their keys'
-	// text, their hash tables.
-	nodes, members, text, index int
+	// What t's own objects add: their members' cells, their keys' text,
+	// their hash tables.
+	cells, text, index int
 }
 
 func (j *joiner) count(t Tree) {
-	j.nodes++
-	j.members += len(t)
+	j.cells += len(t)
 	if n := len(t); n >= indexMin && n <= slotIndex {
 		j.index += int(tableSize(uint32(n)))
 	}
@@ -86,32 +81,27 @@ func (j *joiner) count(t Tree) {
 	}
 }
 
-// fill writes Tree t into node r (already appended).
+// fill writes Tree t into cell r (already appended): its members' cells
+// (a Sub's the copy of its node's value, which its members' cells are
+// already), then each Tree member's.
 func (j *joiner) fill(b *builder, r Ref, t Tree) {
 	s := b.s
 	keys := sortedKeys(t)
-	first := len(s.members)
-	var trees []Ref // t's Tree members' nodes, in key order
+	first := uint32(len(s.cells))
 	for _, k := range keys {
-		off, n := b.addText(k)
-		var v Ref
-		switch x := t[k].(type) {
-		case Tree:
-			v = Ref(len(s.nodes))
-			s.nodes = append(s.nodes, node{})
-			trees = append(trees, v)
-		case Sub:
-			v = Ref(j.base[x.S].nodes) + x.R
+		m := cell{}
+		if x, ok := t[k].(Sub); ok {
+			m = s.cells[Ref(j.base[x.S].cells)+x.R]
 		}
-		s.members = append(s.members, member{keyOff: off, keyLen: n, value: v})
+		m.keyOff, m.keyLen = b.addText(k)
+		s.cells = append(s.cells, m)
 	}
-	s.nodes[r] = node{kind: Object, n: uint32(len(keys)), off: uint32(first)}
-	b.table(r)
-	i := 0
-	for _, k := range keys {
+	obj := cell{kind: Object, n: uint32(len(keys)), off: first}
+	obj.tableHi, obj.tableLo = b.table(first, obj.n)
+	s.cells[r].setValue(obj)
+	for i, k := range keys {
 		if sub, ok := t[k].(Tree); ok {
-			j.fill(b, trees[i], sub)
-			i++
+			j.fill(b, Ref(first)+Ref(i), sub)
 		}
 	}
 }
@@ -129,34 +119,27 @@ func sortedKeys(t Tree) []string {
 // they start in s).
 func (s *Store) appendMoved(o *Store, at bases) {
 	tableShift := uint32(at.index / tableAlign) // every table's size is a multiple of tableAlign
-	for _, n := range o.nodes {
-		switch n.kind {
+	for _, c := range o.cells {
+		if c.keyLen > 0 {
+			c.keyOff += uint32(at.text)
+		}
+		switch c.kind {
 		case Object:
-			n.off += uint32(at.members)
-			if t := uint32(n.tableHi)<<16 | uint32(n.tableLo); t != 0 {
+			c.off += uint32(at.cells)
+			if t := uint32(c.tableHi)<<16 | uint32(c.tableLo); t != 0 {
 				if t += tableShift; t > maxTables {
-					t = 0 // past what a node can name: searched as a small object is
+					t = 0 // past what a cell can name: searched as a small object is
 				}
-				n.tableHi, n.tableLo = uint8(t>>16), uint16(t)
+				c.tableHi, c.tableLo = uint8(t>>16), uint16(t)
 			}
 		case Array:
-			n.off += uint32(at.elems)
+			c.off += uint32(at.cells)
 		case String, Number:
-			if n.n > 0 {
-				n.off += uint32(at.text)
+			if c.n > 0 {
+				c.off += uint32(at.text)
 			}
 		}
-		s.nodes = append(s.nodes, n)
-	}
-	for _, m := range o.members {
-		if m.keyLen > 0 {
-			m.keyOff += uint32(at.text)
-		}
-		m.value += Ref(at.nodes)
-		s.members = append(s.members, m)
-	}
-	for _, e := range o.elems {
-		s.elems = append(s.elems, e+Ref(at.nodes))
+		s.cells = append(s.cells, c)
 	}
 	s.text = append(s.text, o.text...)
 	s.index = append(s.index, o.index...)
