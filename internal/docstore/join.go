@@ -82,8 +82,8 @@ func (j *joiner) count(t Tree) {
 }
 
 // fill writes Tree t into cell r (already appended): its members' cells
-// (a Sub's the copy of its node's value, which its members' cells are
-// already), then each Tree member's.
+// first (a Sub's is a copy of its node's cell, whose own members are
+// already in s), then each Tree member's.
 func (j *joiner) fill(b *builder, r Ref, t Tree) {
 	s := b.s
 	keys := sortedKeys(t)
