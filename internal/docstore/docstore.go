@@ -7,10 +7,11 @@
 // A Store never changes after Build. A node (a value) is named by its
 // Ref, the index of its cell, which also holds its key when it is an
 // object's member; objects keep their members sorted by key, which is
-// also the order OPA iterates an object in. Value turns any node back into the AST value OPA would
-// have decoded, for the code that needs OPA's types. An object of many
-// members also has a hash table of them, so that finding a key touches a
-// few cache lines, not the dozen of a binary search.
+// also the order OPA iterates an object in. Value turns any node back
+// into the AST value OPA would have decoded, for the code that needs
+// OPA's types. An object of many members also has a hash table of them,
+// so that finding a key touches a few cache lines, not the dozen of a
+// binary search.
 package docstore
 
 import (
