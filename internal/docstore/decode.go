@@ -167,9 +167,9 @@ func (d *Decoder) object() (cell, bool) {
 			return cell{}, false // encoding/json keeps the last: leave that to it
 		}
 	}
-	obj := cell{kind: Object, n: uint32(len(ms)), off: uint32(len(s.cells))}
+	off := uint32(len(s.cells))
 	s.cells = append(s.cells, ms...)
-	obj.tableHi, obj.tableLo = d.b.table(obj.off, obj.n)
+	obj := d.b.object(off, uint32(len(ms)))
 	d.stack = d.stack[:base]
 	d.depth--
 	return obj, true

@@ -369,22 +369,21 @@ func (b *builder) count(v ast.Value) {
 // members' cells first (contiguous), then each member's tree.
 func (b *builder) fill(r Ref, v ast.Value) {
 	s := b.s
-	c := &s.cells[r]
 	switch v := v.(type) {
 	case ast.Null:
-		c.setValue(cell{kind: Null})
+		s.cells[r].setValue(cell{kind: Null})
 	case ast.Boolean:
 		n := uint32(0)
 		if v {
 			n = 1
 		}
-		c.setValue(cell{kind: Boolean, n: n})
+		s.cells[r].setValue(cell{kind: Boolean, n: n})
 	case ast.Number:
 		off, n := b.addText(string(v))
-		c.setValue(cell{kind: Number, n: n, off: off})
+		s.cells[r].setValue(cell{kind: Number, n: n, off: off})
 	case ast.String:
 		off, n := b.addText(string(v))
-		c.setValue(cell{kind: String, n: n, off: off})
+		s.cells[r].setValue(cell{kind: String, n: n, off: off})
 	case *ast.Array:
 		first := uint32(len(s.cells))
 		s.cells = append(s.cells, make([]cell, v.Len())...)
@@ -401,9 +400,7 @@ func (b *builder) fill(r Ref, v ast.Value) {
 			off, n := b.addText(string(kv[0].Value.(ast.String)))
 			s.cells = append(s.cells, cell{keyOff: off, keyLen: n})
 		}
-		obj := cell{kind: Object, n: uint32(v.Len()), off: first}
-		obj.tableHi, obj.tableLo = b.table(first, obj.n)
-		s.cells[r].setValue(obj)
+		s.cells[r].setValue(b.object(first, uint32(v.Len())))
 		for i := base; i < len(b.kv); i++ {
 			b.fill(Ref(first)+Ref(i-base), b.kv[i][1].Value)
 		}
@@ -411,14 +408,15 @@ func (b *builder) fill(r Ref, v ast.Value) {
 	}
 }
 
-// table gives the object of n members from cell off (their keys written)
-// a hash table if it is large enough and a cell can name where the table
-// starts (past 2^24 tables' starts, an object is searched as a small one
-// is), and returns its 24 bits for the object's cell (0 for none).
-func (b *builder) table(off, n uint32) (hi uint8, lo uint16) {
+// object is the cell of the object of n members from cell off (their
+// keys written), with a hash table if it is large enough and a cell can
+// name where the table starts (past 2^24 tables' starts, an object is
+// searched as a small one is).
+func (b *builder) object(off, n uint32) cell {
 	s := b.s
+	obj := cell{kind: Object, n: n, off: off}
 	if n < indexMin || n > slotIndex || len(s.index)/tableAlign >= maxTables {
-		return 0, 0
+		return obj
 	}
 	start := len(s.index)
 	size := tableSize(n)
@@ -436,7 +434,8 @@ func (b *builder) table(off, n uint32) (hi uint8, lo uint16) {
 		tab[i] = tag | uint32(j+1)
 	}
 	t := uint32(start/tableAlign + 1)
-	return uint8(t >> 16), uint16(t)
+	obj.tableHi, obj.tableLo = uint8(t>>16), uint16(t)
+	return obj
 }
 
 // push puts obj's members (in key order) on top of b.kv and returns where

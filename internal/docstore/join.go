@@ -96,9 +96,7 @@ func (j *joiner) fill(b *builder, r Ref, t Tree) {
 		m.keyOff, m.keyLen = b.addText(k)
 		s.cells = append(s.cells, m)
 	}
-	obj := cell{kind: Object, n: uint32(len(keys)), off: first}
-	obj.tableHi, obj.tableLo = b.table(first, obj.n)
-	s.cells[r].setValue(obj)
+	s.cells[r].setValue(b.object(first, uint32(len(keys))))
 	for i, k := range keys {
 		if sub, ok := t[k].(Tree); ok {
 			j.fill(b, Ref(first)+Ref(i), sub)
