@@ -128,12 +128,14 @@ func (r *Reloader) Reload(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return ctx.Err() // shutting down: not a failed reload
 		}
-		r.status.record(Outcome{At: time.Now().UTC(), OK: false, Error: err.Error()})
+		// Log before recording: whoever sees the failure in /status finds
+		// its line in the log too.
 		fields := []zap.Field{zap.Error(err), zap.Duration("took", time.Since(start))}
 		if cur != nil {
 			fields = append(fields, zap.String("serving", cur.Revision))
 		}
 		r.log.Warn("reload failed; the last good snapshot keeps serving", fields...)
+		r.status.record(Outcome{At: time.Now().UTC(), OK: false, Error: err.Error()})
 		r.notify(OutcomeFailed, cur)
 		return err
 	}
