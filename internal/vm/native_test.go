@@ -22,13 +22,9 @@ func asNative(t *ast.Term, absent bool) *ast.Term {
 		v.Foreach(func(x *ast.Term) { s.add(asNative(x, absent)) })
 		return ast.NewTerm(s)
 	case ast.Object:
-		var keys []string
-		for _, k := range v.Keys() {
-			s, ok := k.Value.(ast.String)
-			if !ok {
-				return t
-			}
-			keys = append(keys, string(s))
+		keys, ok := stringKeys(v)
+		if !ok {
+			return t
 		}
 		all := keys
 		if absent {

@@ -121,19 +121,29 @@ func asRecords(t *ast.Term) *ast.Term {
 	if !ok {
 		return t
 	}
-	var keys []string
-	for _, k := range obj.Keys() {
-		s, ok := k.Value.(ast.String)
-		if !ok {
-			return t
-		}
-		keys = append(keys, string(s))
+	keys, ok := stringKeys(obj)
+	if !ok {
+		return t
 	}
 	r := NewRecord(keys...)
 	for _, k := range keys {
 		r.Set(k, asRecords(obj.Get(ast.StringTerm(k))))
 	}
 	return ast.NewTerm(r)
+}
+
+// stringKeys is obj's keys in order, false when one is not a string (a
+// record cannot hold obj).
+func stringKeys(obj ast.Object) ([]string, bool) {
+	var keys []string
+	for _, k := range obj.Keys() {
+		s, ok := k.Value.(ast.String)
+		if !ok {
+			return nil, false
+		}
+		keys = append(keys, string(s))
+	}
+	return keys, true
 }
 
 // compileQuery plans and compiles query, failing the test on an error.
